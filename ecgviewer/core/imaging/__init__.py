@@ -1,0 +1,1 @@
+"""Images: decoding scans and PDFs, the preprocessing pipeline, the model-input view."""
