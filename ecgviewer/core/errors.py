@@ -42,7 +42,7 @@ class ModelError(EcgViewerError):
     title = "Model problem"
 
 
-class EngineCrashed(ModelError):
+class EngineCrashError(ModelError):
     """The inference worker process died; the model must be reloaded."""
 
 

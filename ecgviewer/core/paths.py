@@ -7,6 +7,7 @@ a temporary folder). Nothing here is computed at import time.
 
 from __future__ import annotations
 
+import contextlib
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -60,10 +61,8 @@ class AppPaths:
 
 
 def _restrict(folder: Path) -> None:
-    try:
+    with contextlib.suppress(OSError):  # e.g. a read-only or foreign file system
         folder.chmod(0o700)
-    except OSError:  # pragma: no cover - e.g. a read-only or foreign file system
-        pass
 
 
 def app_paths() -> AppPaths:

@@ -10,7 +10,6 @@ import json
 import logging
 import os
 from dataclasses import asdict, dataclass, field, fields
-from pathlib import Path
 from typing import Any
 
 from ecgviewer.core.paths import AppPaths
@@ -25,11 +24,7 @@ def physical_cores() -> int:
     logical = os.cpu_count() or 1
     try:
         with open("/proc/cpuinfo", encoding="ascii", errors="replace") as handle:
-            cores = {
-                line.split(":", 1)[1].strip()
-                for line in handle
-                if line.startswith("core id")
-            }
+            cores = {line.split(":", 1)[1].strip() for line in handle if line.startswith("core id")}
         if cores:
             return max(1, min(logical, len(cores)))
     except OSError:

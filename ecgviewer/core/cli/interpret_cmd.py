@@ -1,16 +1,158 @@
-"""`ecgviewer interpret`: placeholder until its issue lands."""
+"""`ecgviewer interpret IMAGE`: the window's Interpret button, on the command line.
+
+Streams the answer to stdout as it arrives (or prints one JSON object with
+--json). Exit codes: 0 ok, 2 bad input, 3 model problem, 130 interrupted.
+"""
 
 from __future__ import annotations
 
 import argparse
+import json
+import signal
+import sys
+from pathlib import Path
+from typing import Any
 
-from ecgviewer.core.errors import InputError
+from ecgviewer import DISCLAIMER
+from ecgviewer.core.case import Case, SourceInfo, Turn
+from ecgviewer.core.errors import InputError, ModelError
+from ecgviewer.core.inference.client import Failed, Finished, TextDelta
+from ecgviewer.core.inference.discovery import configured_or_found
+from ecgviewer.core.inference.prompts import DEFAULT_PRESET, PRESETS, preset
+from ecgviewer.core.inference.runtime import ModelRuntime
+from ecgviewer.core.paths import app_paths
+from ecgviewer.core.settings import ModelSettings, load_settings
 
 
-def register(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    parser = commands.add_parser("interpret", help="(not available yet)")
+def register(commands: argparse._SubParsersAction) -> None:
+    parser = commands.add_parser(
+        "interpret",
+        help="ask the local model about one ECG image",
+        description=f"Ask the local model about one ECG image. {DISCLAIMER}.",
+    )
+    parser.add_argument("image", type=Path, help="ECG image or PDF")
+    parser.add_argument("--page", type=int, default=None, help="page of a PDF/TIFF (1-based)")
+    parser.add_argument("--model", type=Path, help="text model GGUF")
+    parser.add_argument("--mmproj", type=Path, help="vision projector GGUF")
+    ask = parser.add_mutually_exclusive_group()
+    ask.add_argument("--prompt", help="free-text question")
+    ask.add_argument("--preset", choices=[p.key for p in PRESETS], help="model-card question")
+    parser.add_argument("--max-tokens", type=int, help="new tokens at most (default 512)")
+    parser.add_argument("--seed", type=int, help="sampling seed (default 42)")
+    parser.add_argument("--threads", type=int, help="CPU threads (default: physical cores)")
+    parser.add_argument("--gpu-layers", type=int, help="layers to offload to a GPU (default 0)")
+    parser.add_argument("--ctx", type=int, help="context length (default 4096)")
+    parser.add_argument("--no-preprocess", action="store_true", help="send the image as decoded")
+    parser.add_argument("--json", action="store_true", help="print one JSON object at the end")
+    parser.add_argument("--pdf", type=Path, help="also write the PDF report of this run")
     parser.set_defaults(handler=run)
 
 
+def _model_settings(args: argparse.Namespace, base: ModelSettings) -> ModelSettings:
+    overrides = {
+        "max_tokens": args.max_tokens, "seed": args.seed, "n_threads": args.threads,
+        "n_gpu_layers": args.gpu_layers, "n_ctx": args.ctx,
+    }  # fmt: skip
+    for key, value in overrides.items():
+        if value is not None:
+            setattr(base, key, value)
+    if base.max_tokens < 1:
+        raise InputError("--max-tokens must be at least 1.")
+    return base
+
+
+def _pair(args: argparse.Namespace, settings: ModelSettings) -> tuple[Path, Path]:
+    if args.model or args.mmproj:
+        if not (args.model and args.mmproj):
+            raise ModelError("Give both --model and --mmproj (the text GGUF and its projector).")
+        return args.model, args.mmproj
+    found = configured_or_found(settings, app_paths())
+    if found is None:
+        raise ModelError(
+            "No model is configured and none was found in the models folders.",
+            hint="Pass --model TEXT.gguf --mmproj MMPROJ.gguf, or see models/README.md.",
+        )
+    return found
+
+
 def run(args: argparse.Namespace) -> int:
-    raise InputError("This command is not available in this version of ECG Viewer.")
+    paths = app_paths().ensure()
+    settings = _model_settings(args, load_settings(paths).model)
+    question = args.prompt or preset(args.preset or DEFAULT_PRESET.key).text
+    if not question.strip():
+        raise InputError("The question is empty.")
+    prepared = _prepare_image(args)  # bad input fails fast, before the model loads
+    text_path, mmproj_path = _pair(args, settings)
+    runtime = ModelRuntime(paths)
+    try:
+        loaded = runtime.load(text_path, mmproj_path, settings)
+        if not loaded.provenance.is_ecg_model:
+            print(f"note: {loaded.display_name} is not an ECG model; its text is not an ECG "
+                  "interpretation.", file=sys.stderr)  # fmt: skip
+        elif not args.json:
+            print(f"[{DISCLAIMER}]", file=sys.stderr)
+        turn = _stream(runtime, prepared.png, question, args)
+    finally:
+        runtime.close()
+    if args.pdf:
+        _write_pdf(args, prepared, turn)
+    if args.json:
+        print(json.dumps(_result_json(turn, prepared), indent=2))
+    return 130 if turn.stop_reason == "cancelled" else 0
+
+
+def _stream(runtime: ModelRuntime, png: bytes, question: str, args: argparse.Namespace) -> Turn:
+    previous = signal.signal(signal.SIGINT, lambda *_: runtime.cancel())
+    parts: list[str] = []
+    finished: Finished | None = None
+    try:
+        for event in runtime.interpret(png, question):
+            if isinstance(event, TextDelta):
+                parts.append(event.text)
+                if not args.json:
+                    print(event.text, end="", flush=True)
+            elif isinstance(event, Finished):
+                finished = event
+            elif isinstance(event, Failed):
+                raise event.error
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    if not args.json:
+        print()
+    preset_key = "" if args.prompt else (args.preset or DEFAULT_PRESET.key)
+    return runtime.make_turn(question, "".join(parts), finished, preset_key)
+
+
+def _result_json(turn: Turn, prepared: Any) -> dict[str, Any]:
+    provenance = turn.provenance
+    return {
+        "text": turn.answer,
+        "stop_reason": turn.stop_reason,
+        "prompt": turn.question,
+        "prompt_version": turn.prompt_version,
+        "model": vars(provenance.model) if provenance else None,
+        "mmproj": vars(provenance.mmproj) if provenance else None,
+        "ecg_model": provenance.is_ecg_model if provenance else False,
+        "known_pair": provenance.known_pair if provenance else "",
+        "fallback_chat_template": provenance.fallback_template if provenance else False,
+        "decoding": vars(turn.decoding) if turn.decoding else None,
+        "timings": turn.timings.to_json(),
+        "preprocess": prepared.steps,
+    }
+
+
+def _prepare_image(args: argparse.Namespace) -> Any:
+    from ecgviewer.core.imaging.session import prepare_for_model
+
+    page = None if args.page is None else args.page - 1
+    return prepare_for_model(args.image, page=page, preprocess=not args.no_preprocess)
+
+
+def _write_pdf(args: argparse.Namespace, prepared: Any, turn: Turn) -> None:
+    from ecgviewer.core.report import write_report
+
+    case = Case(source=SourceInfo(path=str(args.image), name=args.image.name,
+                                  page=prepared.page, page_count=prepared.page_count),
+                steps=prepared.steps, thread=[turn])  # fmt: skip
+    out = write_report(case, prepared.result, prepared.original, args.pdf)
+    print(f"report written to {out}", file=sys.stderr)

@@ -39,7 +39,7 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _registrars() -> list[Callable[[argparse._SubParsersAction], None]]:  # type: ignore[type-arg]
+def _registrars() -> list[Callable[[argparse._SubParsersAction], None]]:
     from ecgviewer.core.cli import eval_cmd, interpret_cmd, models_cmd, preprocess_cmd
 
     return [
@@ -53,7 +53,7 @@ def _registrars() -> list[Callable[[argparse._SubParsersAction], None]]:  # type
 def main(argv: Sequence[str] | None = None, *, launch_gui: GuiLauncher | None = None) -> int:
     """Run the command line; returns the process exit code."""
     args_list = list(sys.argv[1:] if argv is None else argv)
-    if not args_list or args_list[0] not in SUBCOMMANDS and not args_list[0].startswith("-"):
+    if not args_list or (args_list[0] not in SUBCOMMANDS and not args_list[0].startswith("-")):
         return _open_window(args_list, launch_gui)
     parser = build_parser()
     args = parser.parse_args(args_list)

@@ -1,0 +1,408 @@
+"""The engine: one llama.cpp model and projector, driven step by step.
+
+Runs only inside the inference worker process (see worker.py); nothing here is
+called from the GUI process. The steps are separate so the app controls them:
+
+1. `prepare(image)`: encode the image with the vision tower and evaluate the
+   prompt up to where the question goes; the resulting KV state is saved.
+2. `ask(question)`: restore that state (or continue the conversation), evaluate
+   the question's tokens and decode the answer one token at a time, checking
+   the cancel flag before every token.
+"""
+
+from __future__ import annotations
+
+import base64
+import codecs
+import ctypes
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from ecgviewer.core.errors import Cancelled, ModelError
+from ecgviewer.core.inference.chat import (
+    GEMMA3_FALLBACK_TEMPLATE,
+    Exchange,
+    PromptRenderer,
+    build_messages,
+)
+
+log = logging.getLogger(__name__)
+
+Emit = Callable[[str], None]
+CancelCheck = Callable[[], bool]
+
+
+@dataclass(frozen=True)
+class LoadSpec:
+    """Everything needed to load a pair; plain data, sent to the worker process."""
+
+    text_path: str
+    mmproj_path: str
+    n_ctx: int = 4096
+    n_threads: int = 2
+    n_gpu_layers: int = 0
+    flash_attn: bool = True
+    seed: int = 42
+    warm_up: bool = True
+
+
+@dataclass
+class StepTimes:
+    """Milliseconds spent in each step of one request."""
+
+    image_encode_ms: float = 0.0
+    prompt_prefill_ms: float = 0.0
+    question_prefill_ms: float = 0.0
+    decode_ms: float = 0.0
+    decode_tokens: int = 0
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def _ms(start: float) -> float:
+    return (time.perf_counter() - start) * 1000.0
+
+
+def _make_handler_class() -> type:
+    from llama_cpp.llama_chat_format import MTMDChatHandler
+
+    class EcgChatHandler(MTMDChatHandler):
+        """MTMDChatHandler that falls back to Gemma 3's template and never fetches a URL."""
+
+        fallback_used = False
+
+        def _get_chat_template(self, llama_model: Any) -> str:
+            template = llama_model.metadata.get("tokenizer.chat_template")
+            if isinstance(template, str) and template:
+                return template
+            self.fallback_used = True
+            return GEMMA3_FALLBACK_TEMPLATE
+
+        @staticmethod
+        def _load_image(image_url: str) -> bytes:
+            # Offline by construction: only in-memory images, never a network fetch.
+            if not image_url.startswith("data:"):
+                raise ValueError("only in-memory (data:) images are accepted")
+            return base64.b64decode(image_url.split(",", 1)[1])
+
+    return EcgChatHandler
+
+
+_SILENT_LOG: Any = None
+
+
+def silence_native_logs() -> None:
+    """Drop llama.cpp / mtmd log lines: mtmd echoes prompt text, which may hold patient data."""
+    global _SILENT_LOG  # noqa: PLW0603 - the ctypes callback must outlive every call
+    import llama_cpp
+    import llama_cpp.mtmd_cpp as mtmd
+
+    if _SILENT_LOG is None:
+        _SILENT_LOG = llama_cpp.llama_log_callback(lambda level, text, data: None)
+    llama_cpp.llama_log_set(_SILENT_LOG, ctypes.c_void_p(0))
+    mtmd.mtmd_log_set(_SILENT_LOG, ctypes.c_void_p(0))
+    mtmd.mtmd_helper_log_set(_SILENT_LOG, ctypes.c_void_p(0))
+
+
+class Engine:
+    """Owns one `Llama` and its `MTMDChatHandler`; single-threaded, inside the worker."""
+
+    def __init__(self, spec: LoadSpec, cancelled: CancelCheck) -> None:
+        self.spec = spec
+        self._cancelled = cancelled
+        self._llama: Any = None
+        self._handler: Any = None
+        self._renderer: PromptRenderer | None = None
+        self._prefix_state: bytes | None = None
+        self._prefix_tokens = 0
+        self._prefix_text = ""
+        self._after_question = ""
+        self._fed_text = ""
+        self._history: list[Exchange] = []
+        self._kv_matches_text = True  # False after a question prefill was interrupted
+        self.gpu_fallback = False
+        self.fallback_template = False
+
+    # -- loading -----------------------------------------------------------
+    def load(self) -> float:
+        """Load the model and projector; returns milliseconds taken."""
+        start = time.perf_counter()
+        silence_native_logs()
+        try:
+            self._llama = self._build(self.spec.n_gpu_layers)
+        except ValueError as exc:
+            if self.spec.n_gpu_layers == 0:
+                raise ModelError(
+                    f"llama.cpp could not load the text model ({exc}).",
+                    hint="The file may be damaged or from an incompatible conversion.",
+                ) from exc
+            log.warning("GPU load failed, retrying on the CPU")
+            self.gpu_fallback = True
+            self._llama = self._build(0)
+        self._init_projector()
+        if self.spec.warm_up:
+            self._warm_up()
+        return _ms(start)
+
+    def _build(self, n_gpu_layers: int) -> Any:
+        from llama_cpp import Llama
+
+        handler_class = _make_handler_class()
+        self._handler = handler_class(
+            clip_model_path=self.spec.mmproj_path, verbose=False, use_gpu=n_gpu_layers != 0
+        )
+        return Llama(
+            model_path=self.spec.text_path,
+            chat_handler=self._handler,
+            n_ctx=self.spec.n_ctx,
+            n_threads=self.spec.n_threads,
+            n_threads_batch=self.spec.n_threads,
+            n_gpu_layers=n_gpu_layers,
+            flash_attn=self.spec.flash_attn,
+            seed=self.spec.seed,
+            verbose=False,
+        )
+
+    def _init_projector(self) -> None:
+        try:
+            self._handler._init_mtmd_context(self._llama)
+        except ValueError as exc:
+            raise ModelError(
+                f"llama.cpp could not load the vision projector ({exc}).",
+                hint="Use the mmproj converted from the same model as the text GGUF.",
+            ) from exc
+        template = self._handler._get_chat_template(self._llama)
+        self.fallback_template = bool(self._handler.fallback_used)
+        eos = self._piece(self._llama.token_eos(), special=True)
+        bos = self._piece(self._llama.token_bos(), special=True)
+        self._renderer = PromptRenderer(template, bos, eos)
+
+    def _warm_up(self) -> None:
+        """Encode a blank image once: llama.cpp's first encode is slower than later ones."""
+        from io import BytesIO
+
+        from PIL import Image
+
+        buffer = BytesIO()
+        Image.new("RGB", (64, 64), "white").save(buffer, format="PNG")
+        self.prepare(buffer.getvalue())
+        self._prefix_state = None
+
+    # -- step 1: image and prompt prefix -----------------------------------
+    def prepare(self, png: bytes) -> StepTimes:
+        """Encode `png` and evaluate the prompt up to the question; saves the KV state."""
+        import llama_cpp
+        import llama_cpp.mtmd_cpp as mtmd
+
+        assert self._renderer is not None
+        marker = mtmd.mtmd_default_marker().decode("utf-8")
+        before, after = self._renderer.split_first_question(marker)
+        times = StepTimes()
+        chunks = self._tokenize(before, png)
+        try:
+            self._llama.reset()
+            self._llama._ctx.kv_cache_clear()
+            for index in range(mtmd.mtmd_input_chunks_size(chunks)):
+                self._check_cancel()
+                chunk = mtmd.mtmd_input_chunks_get(chunks, index)
+                if mtmd.mtmd_input_chunk_get_type(chunk) == mtmd.MTMD_INPUT_CHUNK_TYPE_TEXT:
+                    start = time.perf_counter()
+                    self._llama.eval(self._chunk_tokens(chunk))
+                    times.prompt_prefill_ms += _ms(start)
+                else:
+                    self._eval_image(chunk, times, llama_cpp, mtmd)
+        finally:
+            mtmd.mtmd_input_chunks_free(chunks)
+        self._save_prefix(before, after)
+        return times
+
+    def _tokenize(self, text: str, png: bytes) -> Any:
+        import llama_cpp.mtmd_cpp as mtmd
+
+        ctx = self._handler.mtmd_ctx
+        bitmap = self._handler._create_bitmap_from_bytes(png)
+        try:
+            raw = text.encode("utf-8")
+            item = mtmd.mtmd_input_text()
+            item.text, item.text_len = raw, len(raw)
+            item.add_special, item.parse_special = True, True
+            chunks = mtmd.mtmd_input_chunks_init()
+            bitmaps = (mtmd.mtmd_bitmap_p_ctypes * 1)(bitmap)
+            if mtmd.mtmd_tokenize(ctx, chunks, ctypes.byref(item), bitmaps, 1) != 0:
+                mtmd.mtmd_input_chunks_free(chunks)
+                raise ModelError("The image could not be prepared for the model.")
+            return chunks
+        finally:
+            mtmd.mtmd_bitmap_free(bitmap)
+
+    @staticmethod
+    def _chunk_tokens(chunk: Any) -> list[int]:
+        import llama_cpp.mtmd_cpp as mtmd
+
+        count = ctypes.c_size_t()
+        pointer = mtmd.mtmd_input_chunk_get_tokens_text(chunk, ctypes.byref(count))
+        return [pointer[i] for i in range(count.value)]
+
+    def _eval_image(self, chunk: Any, times: StepTimes, llama_cpp: Any, mtmd: Any) -> None:
+        ctx = self._handler.mtmd_ctx
+        start = time.perf_counter()
+        if mtmd.mtmd_encode_chunk(ctx, chunk) != 0:
+            raise ModelError("The vision encoder failed on this image.")
+        times.image_encode_ms += _ms(start)
+        self._check_cancel()
+        start = time.perf_counter()
+        new_n_past = llama_cpp.llama_pos(0)
+        result = mtmd.mtmd_helper_decode_image_chunk(
+            ctx,
+            self._llama._ctx.ctx,
+            chunk,
+            mtmd.mtmd_get_output_embd(ctx),
+            llama_cpp.llama_pos(self._llama.n_tokens),
+            llama_cpp.llama_seq_id(0),
+            self._llama.n_batch,
+            ctypes.byref(new_n_past),
+            mtmd.mtmd_helper_post_decode_callback(),  # NULL: no callback
+            None,
+        )
+        if result != 0:
+            raise ModelError("The image could not be fed to the text model.")
+        times.prompt_prefill_ms += _ms(start)
+        times.extra["image_tokens"] = new_n_past.value - self._llama.n_tokens
+        self._llama.n_tokens = new_n_past.value
+
+    def _save_prefix(self, before: str, after: str) -> None:
+        import llama_cpp
+
+        ctx = self._llama._ctx.ctx
+        size = llama_cpp.llama_state_seq_get_size(ctx, 0)
+        buffer = (ctypes.c_uint8 * size)()
+        written = llama_cpp.llama_state_seq_get_data(ctx, buffer, size, 0)
+        self._prefix_state = bytes(buffer[:written])
+        self._prefix_tokens = self._llama.n_tokens
+        self._prefix_text, self._after_question = before, after
+        self._fed_text = before
+        self._history = []
+
+    def _restore_prefix(self) -> None:
+        import llama_cpp
+
+        if self._prefix_state is None:
+            raise ModelError("No image has been prepared for this question.")
+        ctx = self._llama._ctx.ctx
+        self._llama._ctx.kv_cache_clear()
+        data = (ctypes.c_uint8 * len(self._prefix_state)).from_buffer_copy(self._prefix_state)
+        if llama_cpp.llama_state_seq_set_data(ctx, data, len(self._prefix_state), 0) == 0:
+            raise ModelError("The prepared image state could not be restored.")
+        self._llama.n_tokens = self._prefix_tokens
+        self._fed_text = self._prefix_text
+        self._history = []
+        self._kv_matches_text = True
+
+    @property
+    def prepared(self) -> bool:
+        return self._prefix_state is not None
+
+    # -- step 2: question and answer ---------------------------------------
+    def ask(
+        self, question: str, *, follow_up: bool, max_tokens: int, temperature: float, seed: int,
+        emit: Emit,
+    ) -> tuple[str, StepTimes]:  # fmt: skip
+        """Answer `question`; streams text through `emit`; returns (stop_reason, times)."""
+        times = StepTimes()
+        start = time.perf_counter()
+        tokens = self._question_tokens(question, follow_up)
+        if self._llama.n_tokens + len(tokens) + 1 > self._llama.n_ctx():
+            raise ModelError(
+                "The conversation no longer fits in the model's context.",
+                hint="Start a new reading, or raise the context length in Model settings.",
+            )
+        self._kv_matches_text = False
+        self._eval_cancellable(tokens)
+        self._kv_matches_text = True
+        times.question_prefill_ms = _ms(start)
+        answer: list[str] = []
+        stop = self._decode(
+            max_tokens=max_tokens, temperature=temperature, seed=seed, times=times,
+            answer=answer, emit=emit,
+        )  # fmt: skip
+        text = "".join(answer)
+        self._fed_text += text
+        self._history.append(Exchange(question, text))
+        return stop, times
+
+    def _question_tokens(self, question: str, follow_up: bool) -> list[int]:
+        assert self._renderer is not None
+        if not follow_up or not self._history:
+            self._restore_prefix()
+            text = question.strip() + self._after_question
+        else:
+            import llama_cpp.mtmd_cpp as mtmd
+
+            marker = mtmd.mtmd_default_marker().decode("utf-8")
+            full = self._renderer.render(build_messages(marker, self._history, question))
+            anchor = self._fed_text.rstrip()
+            if self._kv_matches_text and full.startswith(anchor):
+                text = full[len(anchor) :]
+            else:  # the template rewrote earlier turns: replay the text after the image
+                history = list(self._history)
+                self._restore_prefix()
+                self._history = history
+                text = full[len(self._prefix_text) :]
+        self._fed_text += text
+        return list(self._llama.tokenize(text.encode("utf-8"), add_bos=False, special=True))
+
+    def _eval_cancellable(self, tokens: list[int]) -> None:
+        batch = self._llama.n_batch
+        for offset in range(0, len(tokens), batch):
+            self._check_cancel()
+            self._llama.eval(tokens[offset : offset + batch])
+
+    def _decode(
+        self, *, max_tokens: int, temperature: float, seed: int, times: StepTimes,
+        answer: list[str], emit: Emit,
+    ) -> str:  # fmt: skip
+        import llama_cpp
+
+        llama = self._llama
+        llama.set_seed(seed)
+        sampler = llama._init_sampler(temp=temperature, repeat_penalty=1.0)
+        decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+        vocab = llama._model.vocab
+        start = time.perf_counter()
+        stop = "length"
+        for _ in range(max_tokens):
+            if self._cancelled():
+                stop = "cancelled"
+                break
+            token = sampler.sample(llama._ctx, -1)
+            if llama_cpp.llama_vocab_is_eog(vocab, token):
+                stop = "eos"
+                break
+            piece = decoder.decode(llama._model.detokenize([token], special=False))
+            times.decode_tokens += 1
+            if piece:
+                answer.append(piece)
+                emit(piece)
+            if llama.n_tokens + 1 >= llama.n_ctx():
+                break
+            llama.eval([token])
+        times.decode_ms = _ms(start)
+        return stop
+
+    # -- helpers -----------------------------------------------------------
+    def _piece(self, token: int, *, special: bool) -> str:
+        return bytes(self._llama._model.detokenize([token], special=special)).decode(
+            "utf-8", errors="replace"
+        )
+
+    def _check_cancel(self) -> None:
+        if self._cancelled():
+            raise Cancelled()
+
+    def close(self) -> None:
+        """Free llama.cpp's memory explicitly (avoids noisy cleanup at interpreter exit)."""
+        if self._llama is not None:
+            self._llama.close()
+            self._llama = None

@@ -1,0 +1,177 @@
+"""A reader for the header of a GGUF file (the public format llama.cpp uses).
+
+Reads the metadata key/values and the tensor table without touching tensor
+data, so a 3 GB file is checked in well under a second, and checks that the
+file is long enough to hold every tensor it declares (a truncated download is
+caught here, not as an opaque llama.cpp failure).
+"""
+
+from __future__ import annotations
+
+import struct
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, BinaryIO
+
+GGUF_MAGIC = b"GGUF"
+SUPPORTED_VERSIONS = (2, 3)
+DEFAULT_ALIGNMENT = 32
+_MAX_STRING = 1 << 26  # a sane bound: a key or value longer than 64 MB means garbage
+_MAX_COUNT = 1 << 28
+
+_SCALARS: dict[int, str] = {
+    0: "<B", 1: "<b", 2: "<H", 3: "<h", 4: "<I", 5: "<i", 6: "<f", 7: "<?",
+    10: "<Q", 11: "<q", 12: "<d",
+}  # fmt: skip
+_STRING, _ARRAY = 8, 9
+
+# ggml tensor type -> (bytes per block, elements per block)
+GGML_BLOCK: dict[int, tuple[int, int]] = {
+    0: (4, 1), 1: (2, 1), 2: (18, 32), 3: (20, 32), 6: (22, 32), 7: (24, 32),
+    8: (34, 32), 9: (36, 32), 10: (84, 256), 11: (110, 256), 12: (144, 256),
+    13: (176, 256), 14: (210, 256), 15: (292, 256), 16: (66, 256), 17: (74, 256),
+    18: (98, 256), 19: (50, 256), 20: (18, 32), 21: (110, 256), 22: (82, 256),
+    23: (136, 256), 24: (1, 1), 25: (2, 1), 26: (4, 1), 27: (8, 1), 28: (8, 1),
+    29: (56, 256), 30: (2, 1), 34: (54, 256), 35: (66, 256), 39: (17, 32),
+}  # fmt: skip
+GGML_TYPE_NAMES: dict[int, str] = {
+    0: "F32", 1: "F16", 2: "Q4_0", 3: "Q4_1", 6: "Q5_0", 7: "Q5_1", 8: "Q8_0",
+    9: "Q8_1", 10: "Q2_K", 11: "Q3_K", 12: "Q4_K", 13: "Q5_K", 14: "Q6_K",
+    15: "Q8_K", 16: "IQ2_XXS", 17: "IQ2_XS", 18: "IQ3_XXS", 19: "IQ1_S",
+    20: "IQ4_NL", 21: "IQ3_S", 22: "IQ2_S", 23: "IQ4_XS", 24: "I8", 25: "I16",
+    26: "I32", 27: "I64", 28: "F64", 29: "IQ1_M", 30: "BF16", 34: "TQ1_0",
+    35: "TQ2_0", 39: "MXFP4",
+}  # fmt: skip
+
+
+class GgufFormatError(ValueError):
+    """The bytes are not a readable GGUF file; `reason` is one of a few fixed kinds."""
+
+    def __init__(self, reason: str, detail: str) -> None:
+        super().__init__(detail)
+        self.reason = reason  # "not_gguf", "version", "truncated", "corrupt"
+
+
+@dataclass(frozen=True)
+class TensorInfo:
+    name: str
+    shape: tuple[int, ...]
+    ggml_type: int
+    offset: int
+
+    @property
+    def n_bytes(self) -> int | None:
+        block = GGML_BLOCK.get(self.ggml_type)
+        if block is None:
+            return None
+        count = 1
+        for dim in self.shape:
+            count *= dim
+        return (count // block[1]) * block[0]
+
+
+@dataclass
+class GgufHeader:
+    """Metadata and tensor table of one GGUF file."""
+
+    path: Path
+    version: int
+    metadata: dict[str, Any]
+    tensors: list[TensorInfo] = field(default_factory=list)
+    data_offset: int = 0
+    file_size: int = 0
+
+    def get(self, key: str, default: Any = None) -> Any:
+        return self.metadata.get(key, default)
+
+    @property
+    def architecture(self) -> str:
+        return str(self.metadata.get("general.architecture", ""))
+
+
+class _Reader:
+    def __init__(self, handle: BinaryIO) -> None:
+        self.handle = handle
+
+    def take(self, size: int) -> bytes:
+        data = self.handle.read(size)
+        if len(data) != size:
+            raise GgufFormatError("truncated", "the file ends inside its header")
+        return data
+
+    def scalar(self, kind: int) -> Any:
+        fmt = _SCALARS[kind]
+        return struct.unpack(fmt, self.take(struct.calcsize(fmt)))[0]
+
+    def string(self) -> str:
+        length = self.scalar(10)
+        if length > _MAX_STRING:
+            raise GgufFormatError("corrupt", f"a string of {length} bytes in the header")
+        return self.take(length).decode("utf-8", errors="replace")
+
+    def value(self, kind: int) -> Any:
+        if kind in _SCALARS:
+            return self.scalar(kind)
+        if kind == _STRING:
+            return self.string()
+        if kind == _ARRAY:
+            item_kind, count = self.scalar(4), self.scalar(10)
+            if count > _MAX_COUNT:
+                raise GgufFormatError("corrupt", f"an array of {count} items in the header")
+            return [self.value(item_kind) for _ in range(count)]
+        raise GgufFormatError("corrupt", f"unknown metadata value type {kind}")
+
+
+def read_header(path: Path) -> GgufHeader:
+    """Parse the header of `path`; raises OSError or GgufFormatError."""
+    size = path.stat().st_size
+    with path.open("rb") as raw:
+        reader = _Reader(raw)
+        if size < 24 or reader.take(4) != GGUF_MAGIC:
+            raise GgufFormatError("not_gguf", "the file does not start with the GGUF magic")
+        version = reader.scalar(4)
+        if version not in SUPPORTED_VERSIONS:
+            raise GgufFormatError("version", f"GGUF version {version} is not supported")
+        n_tensors, n_kv = reader.scalar(10), reader.scalar(10)
+        if n_tensors > _MAX_COUNT or n_kv > _MAX_COUNT:
+            raise GgufFormatError("corrupt", "impossible tensor or key counts")
+        metadata = {reader.string(): reader.value(reader.scalar(4)) for _ in range(n_kv)}
+        tensors = [_tensor(reader) for _ in range(n_tensors)]
+        alignment = int(metadata.get("general.alignment", DEFAULT_ALIGNMENT)) or 1
+        position = raw.tell()
+    data_offset = -(-position // alignment) * alignment
+    header = GgufHeader(path, version, metadata, tensors, data_offset, size)
+    _check_length(header)
+    return header
+
+
+def _tensor(reader: _Reader) -> TensorInfo:
+    name = reader.string()
+    n_dims = reader.scalar(4)
+    if n_dims > 8:
+        raise GgufFormatError("corrupt", f"tensor {name!r} has {n_dims} dimensions")
+    shape = tuple(reader.scalar(10) for _ in range(n_dims))
+    return TensorInfo(name, shape, reader.scalar(4), reader.scalar(10))
+
+
+def _check_length(header: GgufHeader) -> None:
+    needed = header.data_offset
+    for tensor in header.tensors:
+        end = header.data_offset + tensor.offset + (tensor.n_bytes or 0)
+        needed = max(needed, end)
+    if needed > header.file_size:
+        missing = needed - header.file_size
+        raise GgufFormatError(
+            "truncated", f"the file is {missing:,} bytes shorter than its tensors need"
+        )
+
+
+def dominant_tensor_type(header: GgufHeader) -> str:
+    """Name of the ggml type holding the most bytes (used when general.file_type is absent)."""
+    totals: dict[int, int] = {}
+    for tensor in header.tensors:
+        totals[tensor.ggml_type] = totals.get(tensor.ggml_type, 0) + (tensor.n_bytes or 0)
+    if not totals:
+        return ""
+    best = max(totals, key=lambda kind: totals[kind])
+    return GGML_TYPE_NAMES.get(best, f"type {best}")

@@ -1,0 +1,124 @@
+"""SHA-256 of model files, computed once and cached, and the manifest of known pairs.
+
+Hashing a 2.5 GB file takes several seconds, so the digest is cached by
+(path, size, mtime) in the per-user cache folder; a changed file is hashed again.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ecgviewer.core.paths import project_models_dir
+
+log = logging.getLogger(__name__)
+
+Progress = Callable[[float], None]
+_CHUNK = 8 * 1024 * 1024
+
+
+def sha256_file(path: Path, progress: Progress | None = None) -> str:
+    """Hash `path`, reporting progress in [0, 1] after every 8 MB."""
+    size = max(path.stat().st_size, 1)
+    digest = hashlib.sha256()
+    done = 0
+    with path.open("rb") as handle:
+        while chunk := handle.read(_CHUNK):
+            digest.update(chunk)
+            done += len(chunk)
+            if progress is not None:
+                progress(min(done / size, 1.0))
+    return digest.hexdigest()
+
+
+class HashCache:
+    """Digests keyed by (absolute path, size, mtime), stored as JSON."""
+
+    def __init__(self, file: Path) -> None:
+        self.file = file
+        self._entries: dict[str, dict[str, Any]] = self._read()
+
+    def _read(self) -> dict[str, dict[str, Any]]:
+        try:
+            data = json.loads(self.file.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return {}
+        return data if isinstance(data, dict) else {}
+
+    def sha256(self, path: Path, progress: Progress | None = None) -> str:
+        """Return the cached digest, hashing the file only if it changed."""
+        resolved = path.resolve()
+        stat = resolved.stat()
+        key = str(resolved)
+        entry = self._entries.get(key)
+        if entry and entry.get("size") == stat.st_size and entry.get("mtime") == stat.st_mtime_ns:
+            if progress is not None:
+                progress(1.0)
+            return str(entry["sha256"])
+        digest = sha256_file(resolved, progress)
+        self._entries[key] = {"size": stat.st_size, "mtime": stat.st_mtime_ns, "sha256": digest}
+        self._write()
+        return digest
+
+    def _write(self) -> None:
+        try:
+            self.file.parent.mkdir(parents=True, exist_ok=True)
+            temporary = self.file.with_suffix(".tmp")
+            temporary.write_text(json.dumps(self._entries, indent=1), encoding="utf-8")
+            os.replace(temporary, self.file)
+        except OSError as exc:  # a cache that cannot be written only costs time
+            log.warning("hash cache not written: %s", type(exc).__name__)
+
+
+@dataclass(frozen=True)
+class KnownPair:
+    """An entry of models/manifest.json."""
+
+    name: str
+    text_file: str
+    text_sha256: str
+    mmproj_file: str
+    mmproj_sha256: str
+    quantization: str
+    source: str
+    ecg_model: bool
+
+
+def load_manifest(path: Path | None = None) -> list[KnownPair]:
+    """Read the known-good pairs; a missing or damaged manifest is an empty list."""
+    file = path or project_models_dir() / "manifest.json"
+    try:
+        data = json.loads(file.read_text(encoding="utf-8"))
+        pairs = data.get("pairs", [])
+        return [
+            KnownPair(
+                name=str(item["name"]),
+                text_file=str(item["text_file"]),
+                text_sha256=str(item["text_sha256"]).lower(),
+                mmproj_file=str(item.get("mmproj_file", "")),
+                mmproj_sha256=str(item.get("mmproj_sha256", "")).lower(),
+                quantization=str(item.get("quantization", "")),
+                source=str(item.get("source", "")),
+                ecg_model=bool(item.get("ecg_model", False)),
+            )
+            for item in pairs
+        ]
+    except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
+        log.warning("model manifest unreadable: %s", type(exc).__name__)
+        return []
+
+
+def find_known_pair(
+    text_sha256: str, mmproj_sha256: str, manifest: list[KnownPair]
+) -> KnownPair | None:
+    """The manifest entry whose two digests both match, if any."""
+    for pair in manifest:
+        if pair.text_sha256 == text_sha256.lower() and pair.mmproj_sha256 == mmproj_sha256.lower():
+            return pair
+    return None

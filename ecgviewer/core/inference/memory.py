@@ -1,0 +1,99 @@
+"""Will the model fit? An estimate made before loading, against the RAM that is free.
+
+Loading a model that does not fit makes the machine swap until it is unusable;
+refusing with a clear message is kinder.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import os
+import sys
+from dataclasses import dataclass
+
+from ecgviewer.core.errors import ModelError
+from ecgviewer.core.inference.preflight import PairFacts
+
+COMPUTE_OVERHEAD_BYTES = 600 * 1024 * 1024  # llama.cpp compute buffers and the worker process
+KV_BYTES_PER_VALUE = 2  # f16 K and V cache
+
+
+@dataclass(frozen=True)
+class MemoryEstimate:
+    """Expected resident memory of the worker, in bytes."""
+
+    weights: int
+    projector: int
+    kv_cache: int
+    overhead: int
+
+    @property
+    def total(self) -> int:
+        return self.weights + self.projector + self.kv_cache + self.overhead
+
+
+def estimate(pair: PairFacts, n_ctx: int) -> MemoryEstimate:
+    """Weights + projector + a full-context KV cache + compute buffers (an upper bound)."""
+    text = pair.text
+    per_token = text.block_count * text.head_count_kv * (text.key_length + text.value_length)
+    return MemoryEstimate(
+        weights=text.size_bytes,
+        projector=pair.mmproj.size_bytes,
+        kv_cache=per_token * n_ctx * KV_BYTES_PER_VALUE,
+        overhead=COMPUTE_OVERHEAD_BYTES,
+    )
+
+
+def available_memory() -> int | None:
+    """Bytes of RAM available to a new process now, or None if the OS will not say."""
+    if sys.platform.startswith("linux"):
+        try:
+            with open("/proc/meminfo", encoding="ascii") as handle:
+                for line in handle:
+                    if line.startswith("MemAvailable:"):
+                        return int(line.split()[1]) * 1024
+        except (OSError, ValueError):
+            return None
+    if sys.platform == "win32":
+        return _windows_available()
+    try:
+        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError, AttributeError):
+        return None
+
+
+def _windows_available() -> int | None:  # pragma: no cover - Windows only
+    class Status(ctypes.Structure):
+        _fields_ = [
+            ("length", ctypes.c_ulong), ("load", ctypes.c_ulong),
+            ("total_phys", ctypes.c_ulonglong), ("avail_phys", ctypes.c_ulonglong),
+            ("total_page", ctypes.c_ulonglong), ("avail_page", ctypes.c_ulonglong),
+            ("total_virtual", ctypes.c_ulonglong), ("avail_virtual", ctypes.c_ulonglong),
+            ("avail_ext", ctypes.c_ulonglong),
+        ]  # fmt: skip
+
+    status = Status()
+    status.length = ctypes.sizeof(Status)
+    if not ctypes.windll.kernel32.GlobalMemoryStatusEx(ctypes.byref(status)):  # type: ignore[attr-defined]
+        return None
+    return int(status.avail_phys)
+
+
+def gib(n_bytes: int) -> str:
+    """A size for people: "2.4 GB" or "850 MB"."""
+    if n_bytes >= 1024**3:
+        return f"{n_bytes / 1024**3:.1f} GB"
+    return f"{n_bytes / 1024**2:.0f} MB"
+
+
+def check_fits(expected: MemoryEstimate, available: int | None) -> None:
+    """Raise ModelError when the model would not fit in the RAM available now."""
+    if available is None:
+        return
+    if expected.total > available:
+        raise ModelError(
+            f"This model needs about {gib(expected.total)} of memory, but only "
+            f"{gib(available)} is free.",
+            hint="Close other programs, choose a smaller context length or a smaller "
+            "quantization (for example Q4_K_M), then load again.",
+        )

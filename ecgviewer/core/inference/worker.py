@@ -1,0 +1,169 @@
+"""The inference worker process: owns the engine, answers requests over a pipe.
+
+Started with the multiprocessing "spawn" method (safe in the frozen installer
+with `multiprocessing.freeze_support()`), so a crash or abort inside llama.cpp
+ends this process only; the viewer reports it and can start a new one.
+
+Messages in (dicts): load, prepare, ask, shutdown. Messages out (tuples):
+("loaded", info), ("prepared", id, times), ("delta", id, text),
+("finished", id, stop_reason, times), ("cancelled", id, times),
+("failed", id, kind, message, hint). Everything here runs in the worker.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+from dataclasses import asdict
+from multiprocessing.connection import Connection
+from typing import Any
+
+from ecgviewer.core.errors import Cancelled, EcgViewerError, ModelError
+
+log = logging.getLogger(__name__)
+
+
+class CancelFlag:
+    """Shared counter: every request with an id <= its value is cancelled.
+
+    The GUI sets it directly (a flag, not a queued message), so a stop is seen
+    by the worker before its next token even while it is busy generating.
+    """
+
+    def __init__(self, value: Any) -> None:
+        self._value = value  # multiprocessing.Value("q")
+
+    def cancel_through(self, request_id: int) -> None:
+        with self._value.get_lock():
+            self._value.value = max(self._value.value, request_id)
+
+    def is_cancelled(self, request_id: int) -> bool:
+        return bool(self._value.value >= request_id)
+
+
+def run_worker(conn: Connection, cancel_value: Any, log_dir: str | None) -> None:
+    """Process entry point: serve requests until "shutdown" or the pipe closes."""
+    _setup_worker_logging(log_dir)
+    flag = CancelFlag(cancel_value)
+    server = _Server(conn, flag)
+    try:
+        server.serve()
+    finally:
+        server.close()
+
+
+def _setup_worker_logging(log_dir: str | None) -> None:
+    if not log_dir:
+        return
+    from pathlib import Path
+
+    from ecgviewer.core.logsetup import configure_logging
+    from ecgviewer.core.paths import AppPaths
+
+    folder = Path(log_dir)
+    configure_logging(AppPaths(folder, folder, folder, folder))
+
+
+class _Server:
+    def __init__(self, conn: Connection, flag: CancelFlag) -> None:
+        self.conn = conn
+        self.flag = flag
+        self.engine: Any = None
+        self.current = 0
+
+    def serve(self) -> None:
+        while True:
+            try:
+                message = self.conn.recv()
+            except (EOFError, OSError):
+                return
+            op = message.get("op")
+            if op == "shutdown":
+                return
+            handler = getattr(self, f"_op_{op}", None)
+            if handler is None:
+                self._send("failed", message.get("id", 0), "internal", f"unknown op {op!r}", "")
+                continue
+            handler(message)
+
+    def _send(self, *parts: Any) -> None:
+        try:
+            self.conn.send(parts)
+        except (BrokenPipeError, OSError):  # the viewer went away: nothing to tell
+            sys.exit(0)
+
+    def _cancelled(self) -> bool:
+        return self.flag.is_cancelled(self.current)
+
+    def _guard(self, request_id: int, action: Any) -> None:
+        self.current = request_id
+        try:
+            action()
+        except Cancelled:
+            self._send("cancelled", request_id, {})
+        except EcgViewerError as error:
+            kind = "model" if isinstance(error, ModelError) else "input"
+            self._send("failed", request_id, kind, error.message, error.hint)
+        except Exception as error:  # the process boundary: report, never die of a Python error
+            log.exception("engine error")
+            self._send("failed", request_id, "engine", _engine_message(error), "")
+
+    def _op_load(self, message: dict[str, Any]) -> None:
+        from ecgviewer.core.inference.engine import Engine
+
+        def load() -> None:
+            if self.engine is not None:
+                self.engine.close()
+                self.engine = None
+            engine = Engine(message["spec"], self._cancelled)
+            load_ms = engine.load()
+            self.engine = engine
+            info = {
+                "load_ms": load_ms,
+                "gpu_fallback": engine.gpu_fallback,
+                "fallback_template": engine.fallback_template,
+                "pid": os.getpid(),
+            }
+            self._send("loaded", message["id"], info)
+
+        self._guard(message["id"], load)
+
+    def _op_prepare(self, message: dict[str, Any]) -> None:
+        def prepare() -> None:
+            times = self._engine().prepare(message["png"])
+            self._send("prepared", message["id"], asdict(times))
+
+        self._guard(message["id"], prepare)
+
+    def _op_ask(self, message: dict[str, Any]) -> None:
+        request_id = message["id"]
+
+        def ask() -> None:
+            stop, times = self._engine().ask(
+                message["question"],
+                follow_up=message["follow_up"],
+                max_tokens=message["max_tokens"],
+                temperature=message["temperature"],
+                seed=message["seed"],
+                emit=lambda text: self._send("delta", request_id, text),
+            )
+            self._send("finished", request_id, stop, asdict(times))
+
+        self._guard(request_id, ask)
+
+    def _engine(self) -> Any:
+        if self.engine is None:
+            raise ModelError("No model is loaded.", hint="Load a model first.")
+        return self.engine
+
+    def close(self) -> None:
+        if self.engine is not None:
+            self.engine.close()
+            self.engine = None
+
+
+def _engine_message(error: BaseException) -> str:
+    if isinstance(error, MemoryError):
+        return "The inference engine ran out of memory."
+    return f"The inference engine reported an error: {error}"

