@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 import multiprocessing
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
 from typing import Any
@@ -143,12 +143,17 @@ class InferenceClient:
         yield from self._events(request_id)
 
     def ask(
-        self, question: str, *, follow_up: bool, max_tokens: int, temperature: float, seed: int
-    ) -> Iterator[Event]:
-        """Ask about the prepared image; yields Started, TextDelta..., then Finished or Failed."""
+        self, question: str, *, history: Sequence[tuple[str, str]], max_tokens: int,
+        temperature: float, seed: int,
+    ) -> Iterator[Event]:  # fmt: skip
+        """Ask about the prepared image after `history` ((question, answer) pairs).
+
+        Yields Started, TextDelta..., then Finished or Failed.
+        """
         request_id = self._new_id()
         message = {
-            "op": "ask", "id": request_id, "question": question, "follow_up": follow_up,
+            "op": "ask", "id": request_id, "question": question,
+            "history": [(q, a) for q, a in history],
             "max_tokens": max_tokens, "temperature": temperature, "seed": seed,
         }  # fmt: skip
         self._send(message)

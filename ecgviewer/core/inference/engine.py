@@ -306,13 +306,18 @@ class Engine:
 
     # -- step 2: question and answer ---------------------------------------
     def ask(
-        self, question: str, *, follow_up: bool, max_tokens: int, temperature: float, seed: int,
-        emit: Emit,
+        self, question: str, *, history: list[Exchange], max_tokens: int, temperature: float,
+        seed: int, emit: Emit,
     ) -> tuple[str, StepTimes]:  # fmt: skip
-        """Answer `question`; streams text through `emit`; returns (stop_reason, times)."""
+        """Answer `question` after `history` (earlier turns about the same image).
+
+        Streams text through `emit`; returns (stop_reason, times). When `history`
+        is what the KV cache already holds, only the new question is evaluated;
+        otherwise the conversation is replayed from the prepared image state.
+        """
         times = StepTimes()
         start = time.perf_counter()
-        tokens = self._question_tokens(question, follow_up)
+        tokens = self._question_tokens(question, history)
         if self._llama.n_tokens + len(tokens) + 1 > self._llama.n_ctx():
             raise ModelError(
                 "The conversation no longer fits in the model's context.",
@@ -332,24 +337,24 @@ class Engine:
         self._history.append(Exchange(question, text))
         return stop, times
 
-    def _question_tokens(self, question: str, follow_up: bool) -> list[int]:
+    def _question_tokens(self, question: str, history: list[Exchange]) -> list[int]:
         assert self._renderer is not None
-        if not follow_up or not self._history:
+        if not history:
             self._restore_prefix()
             text = question.strip() + self._after_question
         else:
             import llama_cpp.mtmd_cpp as mtmd
 
             marker = mtmd.mtmd_default_marker().decode("utf-8")
-            full = self._renderer.render(build_messages(marker, self._history, question))
+            full = self._renderer.render(build_messages(marker, history, question))
             anchor = self._fed_text.rstrip()
-            if self._kv_matches_text and full.startswith(anchor):
+            continuing = self._kv_matches_text and history == self._history
+            if continuing and full.startswith(anchor):
                 text = full[len(anchor) :]
-            else:  # the template rewrote earlier turns: replay the text after the image
-                history = list(self._history)
+            else:  # another branch of the conversation: replay it after the image
                 self._restore_prefix()
-                self._history = history
                 text = full[len(self._prefix_text) :]
+            self._history = list(history)
         self._fed_text += text
         return list(self._llama.tokenize(text.encode("utf-8"), add_bos=False, special=True))
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -174,9 +174,12 @@ class ModelRuntime:
                 self._prepared_key = key
             yield event
 
-    def interpret(self, png: bytes, question: str, *, follow_up: bool = False,
+    def interpret(self, png: bytes, question: str, *, history: Sequence[tuple[str, str]] = (),
                   max_tokens: int | None = None) -> Iterator[Event]:  # fmt: skip
-        """Prepare the image if needed, then stream the answer.
+        """Prepare the image if needed, then stream the answer to `question`.
+
+        `history` holds the earlier (question, answer) pairs about this image;
+        empty for a first question.
 
         Yields Prepared (only when the image had to be encoded), Started,
         TextDelta..., and ends with one Finished (its `times` is a
@@ -192,17 +195,16 @@ class ModelRuntime:
             if isinstance(event, Prepared):
                 times.image_encode_ms = event.times.get("image_encode_ms")
                 times.prompt_prefill_ms = event.times.get("prompt_prefill_ms")
-                follow_up = False  # a new image starts a new conversation
             yield event
         if times.image_encode_ms is None:
             times.image_encode_ms, times.prompt_prefill_ms = 0.0, 0.0
-        yield from self._ask(question, follow_up, max_tokens, times, start)
+        yield from self._ask(question, history, max_tokens, times, start)
 
-    def _ask(self, question: str, follow_up: bool, max_tokens: int | None, times: Timings,
-             start: float) -> Iterator[Event]:  # fmt: skip
+    def _ask(self, question: str, history: Sequence[tuple[str, str]], max_tokens: int | None,
+             times: Timings, start: float) -> Iterator[Event]:  # fmt: skip
         decoding = self._require_loaded().decoding
         events = self._client.ask(
-            question, follow_up=follow_up, max_tokens=max_tokens or decoding.max_tokens,
+            question, history=history, max_tokens=max_tokens or decoding.max_tokens,
             temperature=decoding.temperature, seed=decoding.seed,
         )  # fmt: skip
         for event in self._guarded(events):

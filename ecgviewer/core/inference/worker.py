@@ -20,6 +20,7 @@ from multiprocessing.connection import Connection
 from typing import Any
 
 from ecgviewer.core.errors import Cancelled, EcgViewerError, ModelError
+from ecgviewer.core.inference.chat import Exchange
 
 log = logging.getLogger(__name__)
 
@@ -142,7 +143,7 @@ class _Server:
         def ask() -> None:
             stop, times = self._engine().ask(
                 message["question"],
-                follow_up=message["follow_up"],
+                history=[Exchange(q, a) for q, a in message["history"]],
                 max_tokens=message["max_tokens"],
                 temperature=message["temperature"],
                 seed=message["seed"],

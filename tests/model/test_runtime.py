@@ -1,0 +1,159 @@
+"""The real llama.cpp path on the small Gemma 3 pair: load, stream, cancel, crash, reload.
+
+The model's text is meaningless; these tests assert on the pipeline, never on content.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import threading
+from pathlib import Path
+
+import pytest
+
+from ecgviewer.core.errors import EngineCrashError, ModelError
+from ecgviewer.core.inference import memory
+from ecgviewer.core.inference.client import Event, Failed, Finished, Prepared, Started, TextDelta
+from ecgviewer.core.inference.runtime import ModelRuntime
+from ecgviewer.core.paths import app_paths
+from tests.model.conftest import small_settings
+
+pytestmark = pytest.mark.slow
+
+
+def answer(events: list[Event]) -> str:
+    return "".join(e.text for e in events if isinstance(e, TextDelta))
+
+
+def finished(events: list[Event]) -> Finished:
+    last = events[-1]
+    assert isinstance(last, Finished), f"expected Finished, got {last!r}"
+    return last
+
+
+def test_stream_delivers_tokens_with_timings(runtime: ModelRuntime, ecg_png: bytes) -> None:
+    events = list(runtime.interpret(ecg_png, "Analyze this ECG."))
+    kinds = [type(e) for e in events]
+    assert kinds[0] is Prepared
+    assert Started in kinds
+    assert sum(1 for e in events if isinstance(e, TextDelta)) >= 5
+    end = finished(events)
+    assert end.stop_reason in ("eos", "length")
+    timings = end.times
+    for key in ("model_load_ms", "image_encode_ms", "prompt_prefill_ms", "first_token_ms",
+                "decode_ms", "total_ms"):  # fmt: skip
+        assert timings[key] is not None and timings[key] > 0, key
+    assert timings["decode_tokens"] > 0
+    assert timings["tokens_per_second"] > 0
+    assert timings["first_token_ms"] <= timings["total_ms"]
+
+
+def test_provenance_records_the_fallback_template_and_not_ecg(runtime: ModelRuntime) -> None:
+    loaded = runtime.loaded
+    assert loaded is not None
+    assert loaded.provenance.fallback_template is True  # the 270M GGUF has no chat template
+    assert loaded.provenance.is_ecg_model is False  # never presented as an ECG reading
+    assert len(loaded.provenance.model.sha256) == 64
+    assert loaded.facts.mmproj.image_tokens == 16
+
+
+def test_same_image_is_prepared_once_and_answers_are_deterministic(
+    runtime: ModelRuntime, ecg_png: bytes
+) -> None:
+    first = list(runtime.interpret(ecg_png, "What is the heart rate?"))
+    second = list(runtime.interpret(ecg_png, "What is the heart rate?"))
+    assert any(isinstance(e, Prepared) for e in first)
+    assert not any(isinstance(e, Prepared) for e in second)  # reused, not re-encoded
+    assert answer(first) == answer(second)
+    assert finished(second).times["image_encode_ms"] == 0.0
+
+
+def test_each_case_starts_from_a_clean_context(
+    runtime: ModelRuntime, text_model: Path, mmproj: Path, ecg_png: bytes, other_png: bytes
+) -> None:
+    first = answer(list(runtime.interpret(ecg_png, "Describe the image.")))
+    list(runtime.interpret(ecg_png, "Anything else?", history=[("Describe the image.", first)]))
+    after_other_case = answer(list(runtime.interpret(other_png, "Describe the image.")))
+    fresh = ModelRuntime(app_paths())
+    try:
+        fresh.load(text_model, mmproj, small_settings())
+        alone = answer(list(fresh.interpret(other_png, "Describe the image.")))
+    finally:
+        fresh.close()
+    assert after_other_case == alone
+
+
+def test_follow_up_continues_the_conversation(runtime: ModelRuntime, ecg_png: bytes) -> None:
+    first = answer(list(runtime.interpret(ecg_png, "Describe the image.")))
+    history = [("Describe the image.", first)]
+    follow_up = list(runtime.interpret(ecg_png, "Say it again.", history=history))
+    fresh_question = answer(list(runtime.interpret(ecg_png, "Say it again.")))
+    assert answer(follow_up) and fresh_question
+    assert answer(follow_up) != fresh_question  # the earlier turn shaped the answer
+    # only the follow-up's own tokens were evaluated: far fewer than a replay would need
+    assert finished(follow_up).times["image_encode_ms"] == 0.0
+
+
+def test_a_replayed_branch_equals_the_live_conversation(
+    runtime: ModelRuntime, ecg_png: bytes
+) -> None:
+    first = answer(list(runtime.interpret(ecg_png, "Describe the image.")))
+    history = [("Describe the image.", first)]
+    live = answer(list(runtime.interpret(ecg_png, "And then?", history=history)))
+    list(runtime.interpret(ecg_png, "Something unrelated."))  # KV now holds another branch
+    replayed = answer(list(runtime.interpret(ecg_png, "And then?", history=history)))
+    assert replayed  # regenerate / reopened case: the same history gives an answer again
+    assert live == replayed  # the same conversation, whether continued or replayed
+
+
+def test_cancel_from_another_thread_stops_at_the_next_token(
+    runtime: ModelRuntime, ecg_png: bytes
+) -> None:
+    list(runtime.prepare(ecg_png))
+    deltas_after_cancel = 0
+    cancelled = threading.Event()
+    events = []
+    for event in runtime.interpret(ecg_png, "Write a long essay.", max_tokens=400):
+        events.append(event)
+        if isinstance(event, TextDelta):
+            if cancelled.is_set():
+                deltas_after_cancel += 1
+            elif len(events) > 4:
+                threading.Thread(target=runtime.cancel).start()
+                cancelled.set()
+    end = finished(events)
+    assert end.stop_reason == "cancelled"
+    assert deltas_after_cancel <= 2  # tokens already in the pipe when the flag was set
+    assert end.times["decode_tokens"] < 400
+    # the next request works normally
+    assert finished(list(runtime.interpret(ecg_png, "Again."))).stop_reason in ("eos", "length")
+
+
+def test_killed_worker_gives_a_clear_error_and_reload_works(
+    runtime: ModelRuntime, text_model: Path, mmproj: Path, ecg_png: bytes
+) -> None:
+    events = runtime.interpret(ecg_png, "Write a long essay.", max_tokens=400)
+    failure = None
+    for event in events:
+        if isinstance(event, TextDelta) and runtime.worker_pid:
+            os.kill(runtime.worker_pid, signal.SIGKILL)
+        if isinstance(event, Failed):
+            failure = event.error
+    assert isinstance(failure, EngineCrashError)
+    assert "stopped unexpectedly" in str(failure)
+    assert runtime.loaded is None
+    with pytest.raises(ModelError, match="No model is loaded"):
+        list(runtime.interpret(ecg_png, "Hello?"))
+    runtime.load(text_model, mmproj, small_settings())
+    assert finished(list(runtime.interpret(ecg_png, "Hello?"))).stop_reason in ("eos", "length")
+
+
+def test_load_refuses_a_model_that_does_not_fit(
+    text_model: Path, mmproj: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(memory, "available_memory", lambda: 100 * 1024 * 1024)
+    engine = ModelRuntime(app_paths().ensure())
+    with pytest.raises(ModelError, match=r"needs about .* but only 100 MB is free"):
+        engine.load(text_model, mmproj, small_settings())
+    assert engine.worker_pid is None  # refused before any process started
