@@ -14,7 +14,9 @@ PYTHON_TREES = ["ecgviewer", "tests", "benchmarks", "packaging"]
 
 
 def run(*command: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=600)
+    return subprocess.run(
+        command, cwd=REPO, capture_output=True, text=True, timeout=600, check=False
+    )
 
 
 def trees() -> list[str]:

@@ -1,16 +1,286 @@
-"""`ecgviewer eval`: placeholder until its issue lands."""
+"""`ecgviewer eval`: measure a local model on a labelled ECG set, the way ECGBench does.
+
+    eval run DATASET --model M.gguf --mmproj P.gguf --task T --out R.jsonl [--limit N] [--resume]
+    eval score R.jsonl --task T [--json]
+    eval compare A.jsonl B.jsonl --task T [--json]
+    eval report R.jsonl --task T --out R.pdf
+
+The work is done in `ecgviewer.core.evaluation`; this module parses arguments,
+wires the model in (`evaluation.model_answers.make_answer_fn`) and prints.
+See docs/evaluation.md.
+"""
 
 from __future__ import annotations
 
 import argparse
+import json
+import sys
+from dataclasses import replace
+from pathlib import Path
+from types import TracebackType
+from typing import Any
 
-from ecgviewer.core.errors import InputError
+from ecgviewer import __version__
+from ecgviewer.core.case import now_iso
+from ecgviewer.core.evaluation.tasks import TASKS
+
+DEFAULT_SEED = 42
+DEFAULT_MAX_TOKENS = 1024  # ECGBench: up to 1,024 new tokens
 
 
-def register(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    parser = commands.add_parser("eval", help="(not available yet)")
-    parser.set_defaults(handler=run)
+def register(commands: argparse._SubParsersAction) -> None:
+    """Add `eval` and its sub-commands to the `ecgviewer` parser."""
+    parser = commands.add_parser(
+        "eval",
+        help="measure a local model on a labelled ECG set (ECGBench metrics)",
+        description="Evaluation mode: run a model over a labelled ECG set, score, compare, report.",
+    )
+    actions = parser.add_subparsers(dest="eval_command", metavar="ACTION", title="actions")
+    actions.required = True
+    _add_run(actions)
+    _add_score(actions)
+    _add_compare(actions)
+    _add_report(actions)
 
 
-def run(args: argparse.Namespace) -> int:
-    raise InputError("This command is not available in this version of ECG Viewer.")
+def _task_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--task", required=True, choices=list(TASKS), help="how answers are scored")
+
+
+def _dataset_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--dataset", type=Path, help="labelled set to take gold answers from when rows lack `gold`"
+    )
+
+
+def _add_run(actions: argparse._SubParsersAction) -> None:
+    parser = actions.add_parser("run", help="answer every question of a labelled set")
+    parser.add_argument(
+        "dataset", type=Path, help="folder with images and a listing, or the listing"
+    )
+    parser.add_argument("--model", required=True, type=Path, help="text model (.gguf)")
+    parser.add_argument("--mmproj", required=True, type=Path, help="vision projector (.gguf)")
+    _task_argument(parser)
+    parser.add_argument("--out", required=True, type=Path, help="results file (.jsonl)")
+    parser.add_argument("--limit", type=int, help="only the first N questions of the set")
+    parser.add_argument("--resume", action="store_true", help="skip questions already in --out")
+    parser.add_argument("--image-root", type=Path, help="folder relative image paths start from")
+    parser.add_argument("--seed", type=int, default=DEFAULT_SEED, help="sampling seed (default 42)")
+    parser.add_argument(
+        "--max-tokens", type=int, default=DEFAULT_MAX_TOKENS, help="new tokens per answer (1024)"
+    )
+    parser.set_defaults(handler=run_command)
+
+
+def _add_score(actions: argparse._SubParsersAction) -> None:
+    parser = actions.add_parser("score", help="score a results file")
+    parser.add_argument("results", type=Path, help="results file (.jsonl)")
+    _task_argument(parser)
+    parser.add_argument("--json", action="store_true", help="print one JSON object")
+    parser.add_argument(
+        "--items", action="store_true", help="with --json: add every item's reading"
+    )
+    _dataset_option(parser)
+    parser.set_defaults(handler=score_command)
+
+
+def _add_compare(actions: argparse._SubParsersAction) -> None:
+    parser = actions.add_parser("compare", help="two runs side by side, with disagreements")
+    parser.add_argument("first", type=Path, help="results file A (.jsonl)")
+    parser.add_argument("second", type=Path, help="results file B (.jsonl)")
+    _task_argument(parser)
+    parser.add_argument("--json", action="store_true", help="print one JSON object")
+    _dataset_option(parser)
+    parser.set_defaults(handler=compare_command)
+
+
+def _add_report(actions: argparse._SubParsersAction) -> None:
+    parser = actions.add_parser("report", help="write a PDF report of a scored run")
+    parser.add_argument("results", type=Path, help="results file (.jsonl)")
+    _task_argument(parser)
+    parser.add_argument("--out", required=True, type=Path, help="PDF to write")
+    _dataset_option(parser)
+    parser.set_defaults(handler=report_command)
+
+
+# --- run ----------------------------------------------------------------------
+
+
+def run_command(args: argparse.Namespace) -> int:
+    """Answer the set's questions with the model, appending to --out; then print the score."""
+    from ecgviewer.core.errors import InputError
+    from ecgviewer.core.evaluation import model_answers
+    from ecgviewer.core.evaluation.datasets import load_dataset
+    from ecgviewer.core.evaluation.runner import check_output, run_eval, write_run_meta
+    from ecgviewer.core.evaluation.text_output import format_run_summary
+
+    if args.limit is not None and args.limit < 1:
+        raise InputError("--limit must be at least 1.")
+    items = load_dataset(args.dataset, image_root=args.image_root, exclude=(args.out,))
+    model_id = args.model.stem
+    check_output(args.out, resume=args.resume, model_id=model_id)  # before the slow model load
+    answer_fn = model_answers.make_answer_fn(args)
+    try:
+        write_run_meta(args.out, _run_meta(args, model_id, model_answers.describe_model(args)))
+        with TerminalProgress() as progress:
+            summary = run_eval(
+                items,
+                answer_fn,
+                args.out,
+                model_id=model_id,
+                resume=args.resume,
+                limit=args.limit,
+                progress=progress,
+            )
+    finally:
+        _close(answer_fn)
+    print(format_run_summary(summary))
+    if summary.already_done + summary.written:
+        print()
+        _print_score(args.out, args.task, as_json=False, dataset=None)
+    return 0
+
+
+def _run_meta(
+    args: argparse.Namespace, model_id: str, provenance: dict[str, Any]
+) -> dict[str, Any]:
+    return {
+        "schema": 1,
+        "task": args.task,
+        "dataset": str(args.dataset),
+        "model_id": model_id,
+        "provenance": provenance,
+        "decoding": {"temperature": 0.0, "seed": args.seed, "max_tokens": args.max_tokens},
+        "ecgviewer_version": __version__,
+        "sessions": [{"started_at": now_iso(), "resume": args.resume, "limit": args.limit}],
+    }
+
+
+def _close(answer_fn: object) -> None:
+    close = getattr(answer_fn, "close", None)
+    if callable(close):
+        close()
+
+
+class TerminalProgress:
+    """A tqdm bar with ETA on stderr (hidden when stderr is not a terminal)."""
+
+    def __init__(self) -> None:
+        self._bar: Any = None
+
+    def __call__(self, done: int, total: int) -> None:
+        """Runner callback: `done` of `total` items have a row."""
+        if self._bar is None:
+            from tqdm import tqdm
+
+            self._bar = tqdm(
+                total=total,
+                initial=done,
+                unit="item",
+                file=sys.stderr,
+                disable=None,
+                dynamic_ncols=True,
+            )
+            return
+        self._bar.update(done - self._bar.n)
+
+    def __enter__(self) -> TerminalProgress:
+        return self
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        trace: TracebackType | None,
+    ) -> None:
+        if self._bar is not None:
+            self._bar.close()
+
+
+# --- score, compare, report -------------------------------------------------------
+
+
+def score_command(args: argparse.Namespace) -> int:
+    """Print the score of a results file (tables, or one JSON object with --json)."""
+    _print_score(args.results, args.task, as_json=args.json, dataset=args.dataset, items=args.items)
+    return 0
+
+
+def _print_score(
+    results: Path, task: str, *, as_json: bool, dataset: Path | None, items: bool = False
+) -> None:
+    from ecgviewer.core.evaluation.text_output import format_score
+
+    report = _scored(results, task, dataset)
+    if as_json:
+        print(json.dumps(report.to_json(include_items=items), indent=2, ensure_ascii=False))
+    else:
+        print(format_score(report))
+
+
+def _scored(results: Path, task: str, dataset: Path | None) -> Any:
+    from ecgviewer.core.evaluation.scoring import score_results
+
+    rows, notes = _rows(results, dataset)
+    report = score_results(rows, task)
+    return replace(report, notes=report.notes + tuple(notes))
+
+
+def _rows(results: Path, dataset: Path | None) -> tuple[list[Any], list[str]]:
+    from ecgviewer.core.evaluation.datasets import load_dataset
+    from ecgviewer.core.evaluation.results_io import read_results
+    from ecgviewer.core.evaluation.scoring import attach_gold
+
+    read = read_results(results)
+    rows: list[Any] = list(read.rows)
+    if dataset is not None:
+        rows = attach_gold(rows, load_dataset(dataset, check_images=False))
+    notes = []
+    if read.truncated_tail:
+        notes.append(
+            f"{results.name}: the incomplete last line (an interrupted or unfinished run) "
+            "was skipped."
+        )
+    return rows, notes
+
+
+def compare_command(args: argparse.Namespace) -> int:
+    """Print two runs side by side and every question they read differently."""
+    from ecgviewer.core.evaluation.compare import compare_runs
+    from ecgviewer.core.evaluation.text_output import format_comparison
+
+    rows_a, _ = _rows(args.first, args.dataset)
+    rows_b, _ = _rows(args.second, args.dataset)
+    comparison = compare_runs(
+        rows_a,
+        rows_b,
+        args.task,
+        name_a=_run_name(args.first, rows_a),
+        name_b=_run_name(args.second, rows_b),
+    )
+    if args.json:
+        print(json.dumps(comparison.to_json(), indent=2, ensure_ascii=False))
+    else:
+        print(format_comparison(comparison))
+    return 0
+
+
+def _run_name(path: Path, rows: list[Any]) -> str:
+    models = sorted({row.model_id for row in rows if row.model_id})
+    return f"{path.name} ({', '.join(models)})" if models else path.name
+
+
+def report_command(args: argparse.Namespace) -> int:
+    """Write the PDF report of a scored run, with the provenance recorded beside it."""
+    from ecgviewer.core.evaluation.report import write_eval_report
+    from ecgviewer.core.evaluation.runner import read_run_meta
+
+    report = _scored(args.results, args.task, args.dataset)
+    rows, _ = _rows(args.results, args.dataset)
+    provenance = read_run_meta(args.results) or {
+        "model_id": ", ".join(sorted({row.model_id for row in rows if row.model_id})) or "unknown",
+        "note": "no run description found beside the results file",
+    }
+    path = write_eval_report(report, args.out, results_path=args.results, provenance=provenance)
+    print(f"Report written: {path}")
+    return 0

@@ -91,7 +91,9 @@ def render(width_px: int = 2200, dpi: int = 200, heart_rate: int = 72) -> Synthe
     return SyntheticEcg(image=small, dpi=dpi, heart_rate=heart_rate, grid_box=box)
 
 
-def _grid(draw: ImageDraw.ImageDraw, box: tuple[int, int, int, int], px_mm: float, scale: int) -> None:
+def _grid(
+    draw: ImageDraw.ImageDraw, box: tuple[int, int, int, int], px_mm: float, scale: int
+) -> None:
     x0, y0, x1, y1 = box
     for major in (False, True):
         step = 5 if major else 1

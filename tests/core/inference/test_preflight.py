@@ -54,7 +54,7 @@ def test_a_good_pair_passes_with_facts(text: Path, proj: Path) -> None:
 
 
 def test_missing_file(tmp_path: Path, proj: Path) -> None:
-    with pytest.raises(ModelError, match="text model file 'absent.gguf' was not found"):
+    with pytest.raises(ModelError, match=r"text model file 'absent\.gguf' was not found"):
         check_pair(tmp_path / "absent.gguf", proj)
 
 
@@ -93,19 +93,19 @@ def test_unsupported_version(tmp_path: Path, proj: Path) -> None:
 
 
 def test_projector_given_as_text_model(proj: Path, text: Path) -> None:
-    with pytest.raises(ModelError, match="is a vision projector \\(mmproj\\), not the text model"):
+    with pytest.raises(ModelError, match=r"is a vision projector \\(mmproj\\), not the text model"):
         check_pair(proj, text)
 
 
 def test_text_model_given_as_projector(text: Path) -> None:
-    with pytest.raises(ModelError, match="is a text model \\(gemma3\\), not a vision projector"):
+    with pytest.raises(ModelError, match=r"is a text model \\(gemma3\\), not a vision projector"):
         check_pair(text, text)
 
 
 def test_mismatched_width(tmp_path: Path, text: Path) -> None:
     wide = write_tiny_projector(tmp_path / "mmproj-2560.gguf", projection_dim=2560)
     with pytest.raises(
-        ModelError, match="2560-wide image embeddings.*640 wide: they are not a pair"
+        ModelError, match=r"2560-wide image embeddings.*640 wide: they are not a pair"
     ):
         check_pair(text, wide)
 
