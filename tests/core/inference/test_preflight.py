@@ -93,12 +93,12 @@ def test_unsupported_version(tmp_path: Path, proj: Path) -> None:
 
 
 def test_projector_given_as_text_model(proj: Path, text: Path) -> None:
-    with pytest.raises(ModelError, match=r"is a vision projector \\(mmproj\\), not the text model"):
+    with pytest.raises(ModelError, match=r"is a vision projector \(mmproj\), not the text model"):
         check_pair(proj, text)
 
 
 def test_text_model_given_as_projector(text: Path) -> None:
-    with pytest.raises(ModelError, match=r"is a text model \\(gemma3\\), not a vision projector"):
+    with pytest.raises(ModelError, match=r"is a text model \(gemma3\), not a vision projector"):
         check_pair(text, text)
 
 
