@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from ecgviewer import DISCLAIMER
-from ecgviewer.core.case import Case, SourceInfo, Turn
+from ecgviewer.core.case import Turn
 from ecgviewer.core.errors import InputError, ModelError
 from ecgviewer.core.inference.client import Failed, Finished, TextDelta
 from ecgviewer.core.inference.discovery import configured_or_found
@@ -22,6 +22,7 @@ from ecgviewer.core.inference.prompts import DEFAULT_PRESET, PRESETS, preset
 from ecgviewer.core.inference.runtime import ModelRuntime
 from ecgviewer.core.paths import app_paths
 from ecgviewer.core.settings import ModelSettings, load_settings
+from ecgviewer.core.workspace import OpenCase, open_case
 
 
 def register(commands: argparse._SubParsersAction) -> None:
@@ -91,7 +92,7 @@ def run(args: argparse.Namespace) -> int:
                   "interpretation.", file=sys.stderr)  # fmt: skip
         elif not args.json:
             print(f"[{DISCLAIMER}]", file=sys.stderr)
-        turn = _stream(runtime, prepared.png, question, args)
+        turn = _stream(runtime, prepared.model_png(), question, args)
     finally:
         runtime.close()
     if args.pdf:
@@ -123,7 +124,7 @@ def _stream(runtime: ModelRuntime, png: bytes, question: str, args: argparse.Nam
     return runtime.make_turn(question, "".join(parts), finished, preset_key)
 
 
-def _result_json(turn: Turn, prepared: Any) -> dict[str, Any]:
+def _result_json(turn: Turn, prepared: OpenCase) -> dict[str, Any]:
     provenance = turn.provenance
     return {
         "text": turn.answer,
@@ -141,18 +142,14 @@ def _result_json(turn: Turn, prepared: Any) -> dict[str, Any]:
     }
 
 
-def _prepare_image(args: argparse.Namespace) -> Any:
-    from ecgviewer.core.imaging.session import prepare_for_model
-
+def _prepare_image(args: argparse.Namespace) -> OpenCase:
     page = None if args.page is None else args.page - 1
-    return prepare_for_model(args.image, page=page, preprocess=not args.no_preprocess)
+    return open_case(args.image, page=page, preprocess=not args.no_preprocess)
 
 
-def _write_pdf(args: argparse.Namespace, prepared: Any, turn: Turn) -> None:
+def _write_pdf(args: argparse.Namespace, prepared: OpenCase, turn: Turn) -> None:
     from ecgviewer.core.report import write_report
 
-    case = Case(source=SourceInfo(path=str(args.image), name=args.image.name,
-                                  page=prepared.page, page_count=prepared.page_count),
-                steps=prepared.steps, thread=[turn])  # fmt: skip
-    out = write_report(case, prepared.result, prepared.original, args.pdf)
+    prepared.case.thread = [turn]
+    out = write_report(prepared.case, prepared.result, prepared.original, args.pdf)
     print(f"report written to {out}", file=sys.stderr)

@@ -10,6 +10,7 @@ import hashlib
 import json
 import logging
 import os
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -42,6 +43,7 @@ class HashCache:
 
     def __init__(self, file: Path) -> None:
         self.file = file
+        self._lock = threading.Lock()  # the GUI checks a pair while the model thread loads
         self._entries: dict[str, dict[str, Any]] = self._read()
 
     def _read(self) -> dict[str, dict[str, Any]]:
@@ -56,14 +58,16 @@ class HashCache:
         resolved = path.resolve()
         stat = resolved.stat()
         key = str(resolved)
-        entry = self._entries.get(key)
+        with self._lock:
+            entry = self._entries.get(key)
         if entry and entry.get("size") == stat.st_size and entry.get("mtime") == stat.st_mtime_ns:
             if progress is not None:
                 progress(1.0)
             return str(entry["sha256"])
         digest = sha256_file(resolved, progress)
-        self._entries[key] = {"size": stat.st_size, "mtime": stat.st_mtime_ns, "sha256": digest}
-        self._write()
+        with self._lock:
+            self._entries[key] = {"size": stat.st_size, "mtime": stat.st_mtime_ns, "sha256": digest}
+            self._write()
         return digest
 
     def _write(self) -> None:

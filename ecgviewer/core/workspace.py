@@ -1,0 +1,103 @@
+"""An opened case: the decoded file, its straightened image, the record, and the model input.
+
+`open_case()` is what the window's drop, File > Open and the CLI's `interpret`
+all call: decode the file, run the automatic preprocessing, and keep the exact
+PNG bytes the model will receive (so the preview shows precisely what is sent).
+Pure core: no Qt; safe to call from a background thread.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from PIL import Image
+
+from ecgviewer.core.case import Case, SourceInfo, now_iso
+from ecgviewer.core.imaging.ecgimage import EcgImage
+from ecgviewer.core.imaging.loading import LoadedImage, load_image
+from ecgviewer.core.imaging.model_input import model_input_image
+from ecgviewer.core.imaging.options import PreprocessOptions
+from ecgviewer.core.imaging.pipeline import auto_preprocess
+
+
+def png_bytes(image: Image.Image) -> bytes:
+    """Lossless PNG encoding (what is sent to the model: no JPEG artefacts)."""
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG", compress_level=1)
+    return buffer.getvalue()
+
+
+@dataclass
+class OpenCase:
+    """One opened ECG page and everything the app derived from it."""
+
+    source: LoadedImage
+    image: EcgImage
+    case: Case
+    _model_input: Image.Image | None = field(default=None, repr=False)
+    _model_png: bytes | None = field(default=None, repr=False)
+
+    @property
+    def original(self) -> Image.Image:
+        return self.image.original
+
+    @property
+    def result(self) -> Image.Image:
+        return self.image.result
+
+    @property
+    def steps(self) -> list[dict[str, object]]:
+        return self.image.steps_json()
+
+    @property
+    def page(self) -> int:
+        return self.source.page
+
+    @property
+    def page_count(self) -> int:
+        return self.source.page_count
+
+    def model_input(self) -> Image.Image:
+        """The exact pixels the model receives (computed once per edit)."""
+        if self._model_input is None:
+            self._model_input = model_input_image(self.image.result)
+        return self._model_input
+
+    def model_png(self) -> bytes:
+        """The PNG bytes sent to the model; their hash keys the prepared state."""
+        if self._model_png is None:
+            self._model_png = png_bytes(self.model_input())
+        return self._model_png
+
+    def with_image(self, image: EcgImage) -> OpenCase:
+        """The same case after an edit; the steps in the record follow the image."""
+        self.case.steps = image.steps_json()
+        self.case.updated_at = now_iso()
+        return OpenCase(self.source, image, self.case)
+
+
+def open_case(
+    path: Path, *, page: int | None = None, preprocess: bool = True,
+    options: PreprocessOptions | None = None,
+) -> OpenCase:  # fmt: skip
+    """Decode `path` (page 0-based) and straighten it; raises ImageError on bad input."""
+    loaded = load_image(Path(path), page=page)
+    if preprocess:
+        image = auto_preprocess(loaded.image, options)
+    else:
+        image = EcgImage(loaded.image, options=PreprocessOptions.none())
+    digest = hashlib.sha256(Path(path).read_bytes()).hexdigest()
+    stamp = now_iso()
+    case = Case(
+        source=SourceInfo(
+            path=str(path), name=Path(path).name, page=loaded.page,
+            page_count=loaded.page_count, sha256=digest, format=loaded.format,
+        ),
+        steps=image.steps_json(), created_at=stamp, updated_at=stamp,
+    )  # fmt: skip
+    opened = OpenCase(loaded, image, case)
+    opened.model_png()  # encode now, on the caller's (background) thread
+    return opened

@@ -1,0 +1,1 @@
+"""The Qt desktop GUI: thin views over ecgviewer.core. All Qt code lives here."""

@@ -1,0 +1,426 @@
+"""The main window: case strip, ECG view, Interpretation panel, menus and drops.
+
+Wires views to the core. Decoding, preprocessing, model work and exports all
+run off the GUI thread (run_task, or the model owner's thread).
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from PySide6.QtCore import QSettings, QSize, Qt, QTimer
+from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent, QKeySequence
+from PySide6.QtWidgets import (
+    QButtonGroup,
+    QFileDialog,
+    QHBoxLayout,
+    QLabel,
+    QListWidget,
+    QListWidgetItem,
+    QMainWindow,
+    QMessageBox,
+    QSplitter,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from ecgviewer import DISCLAIMER, __version__
+from ecgviewer.core.errors import EcgViewerError, InputError
+from ecgviewer.core.imaging.loading import supported_suffixes
+from ecgviewer.core.paths import AppPaths
+from ecgviewer.core.settings import Settings, save_settings
+from ecgviewer.core.workspace import OpenCase, open_case
+from ecgviewer.gui.ecg_view import EcgView
+from ecgviewer.gui.edit_bar import EditBar
+from ecgviewer.gui.errors import present_error
+from ecgviewer.gui.exporting import export_pdf, print_case
+from ecgviewer.gui.interpretation_panel import InterpretationPanel
+from ecgviewer.gui.model_dialog import ModelDialog
+from ecgviewer.gui.model_owner import ModelThread
+from ecgviewer.gui.qtimage import thumbnail, to_qimage
+from ecgviewer.gui.reading import ReadingController
+from ecgviewer.gui.tasks import run_task
+
+log = logging.getLogger(__name__)
+VIEWS = ("Original", "Straightened", "Model input")
+MAX_RECENT = 10
+
+
+class MainWindow(QMainWindow):
+    """The ECG Viewer window."""
+
+    def __init__(self, paths: AppPaths, settings: Settings) -> None:
+        super().__init__()
+        self.setObjectName("mainWindow")
+        self.setWindowTitle("ECG Viewer")
+        self.setAcceptDrops(True)
+        self.paths, self.settings = paths, settings
+        self.cases: list[OpenCase] = []
+        self._current: OpenCase | None = None
+        self._view_mode = 1
+        self._pending_opens = 0
+        self._model_dialog: ModelDialog | None = None
+        self._ui_state = QSettings(str(paths.config_dir / "window.ini"), QSettings.Format.IniFormat)
+        self.model = ModelThread(paths)
+        self._build_central()
+        self.reading = ReadingController(self.panel, self.model.owner, self)
+        self.reading.status_changed.connect(self._model_status.setText)
+        self.edit_bar = EditBar(self, self.view)
+        self._build_menus()
+        self._connect_model()
+        self.statusBar().addPermanentWidget(self._model_status)
+        self.statusBar().addWidget(QLabel(f"Research use only - {DISCLAIMER}"))
+        self._restore_ui_state()
+        self.reading.set_model(None)
+
+    # -- layout ------------------------------------------------------------------
+    def _build_central(self) -> None:
+        self.case_list = QListWidget()
+        self.case_list.setObjectName("caseList")
+        self.case_list.setViewMode(QListWidget.ViewMode.IconMode)
+        self.case_list.setFlow(QListWidget.Flow.TopToBottom)
+        self.case_list.setWrapping(False)
+        self.case_list.setMovement(QListWidget.Movement.Static)
+        self.case_list.setIconSize(QSize(120, 90))
+        self.case_list.setGridSize(QSize(136, 122))
+        self.case_list.setWordWrap(True)
+        self.case_list.setTextElideMode(Qt.TextElideMode.ElideMiddle)
+        self.case_list.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.case_list.setMinimumWidth(150)
+        self.case_list.setMaximumWidth(220)
+        self.case_list.currentRowChanged.connect(self._on_case_list_row_changed)
+        self.view = EcgView()
+        self.placeholder = QLabel("Drop ECG scans or PDFs here, or use File > Open")
+        self.placeholder.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.placeholder.setObjectName("dropHint")
+        self.view_buttons = QButtonGroup(self)
+        switcher = QHBoxLayout()
+        for index, name in enumerate(VIEWS):
+            button = QToolButton(text=name, checkable=True, objectName=f"view{index}")
+            self.view_buttons.addButton(button, index)
+            switcher.addWidget(button)
+        self.view_buttons.button(1).setChecked(True)
+        self.view_buttons.idClicked.connect(self.show_view)
+        switcher.addStretch(1)
+        self.view_hint = QLabel("")
+        self.view_hint.setObjectName("viewHint")
+        switcher.addWidget(self.view_hint)
+        center = QWidget()
+        column = QVBoxLayout(center)
+        column.setContentsMargins(0, 0, 0, 0)
+        column.addLayout(switcher)
+        column.addWidget(self.view, 1)
+        column.addWidget(self.placeholder, 1)
+        self.panel = InterpretationPanel()
+        self.panel.notes_edited.connect(self._on_panel_notes_edited)
+        self.panel.choose_model_requested.connect(self.show_model_dialog)
+        self.splitter = QSplitter(Qt.Orientation.Horizontal)
+        for widget in (self.case_list, center, self.panel):
+            self.splitter.addWidget(widget)
+        self.splitter.setStretchFactor(1, 3)
+        self.splitter.setStretchFactor(2, 2)
+        self.splitter.setSizes([150, 760, 430])
+        self.setCentralWidget(self.splitter)
+        self._model_status = QLabel("No model - Choose model...")
+        self._model_status.setObjectName("statusModel")
+        self._show_placeholder(True)
+
+    def _show_placeholder(self, empty: bool) -> None:
+        self.placeholder.setVisible(empty)
+        self.view.setVisible(not empty)
+
+    # -- menus -------------------------------------------------------------------
+    def _action(self, menu: object, text: str, slot: object, shortcut: object = None,
+                role: QAction.MenuRole | None = None) -> QAction:  # fmt: skip
+        action = QAction(text, self)
+        if shortcut is not None:
+            action.setShortcut(QKeySequence(shortcut))  # type: ignore[arg-type]
+        if role is not None:
+            action.setMenuRole(role)
+        action.triggered.connect(slot)  # type: ignore[arg-type]
+        menu.addAction(action)  # type: ignore[attr-defined]
+        return action
+
+    def _build_menus(self) -> None:
+        bar = self.menuBar()
+        file = bar.addMenu("&File")
+        self._action(file, "&Open...", self.choose_files, QKeySequence.StandardKey.Open)
+        self.recent_menu = file.addMenu("Open &Recent")
+        self._fill_recent_menu()
+        file.addSeparator()
+        self.export_action = self._action(
+            file, "&Export PDF report...", self.export_current, "Ctrl+E"
+        )
+        self.print_action = self._action(
+            file, "&Print...", self.print_current, QKeySequence.StandardKey.Print
+        )
+        self._action(file, "&Close case", self.close_current, QKeySequence.StandardKey.Close)
+        file.addSeparator()
+        self._action(
+            file, "&Quit", self.close, QKeySequence.StandardKey.Quit, QAction.MenuRole.QuitRole
+        )
+        edit = bar.addMenu("&Edit")
+        self.edit_bar.add_actions(edit)
+        edit.addSeparator()
+        preferences = QKeySequence.StandardKey.Preferences
+        self._action(edit, "&Preferences...", self.show_model_dialog, preferences,
+                     QAction.MenuRole.PreferencesRole)  # fmt: skip
+        view = bar.addMenu("&View")
+        self._action(view, "Zoom &in", self.view.zoom_in, QKeySequence.StandardKey.ZoomIn)
+        self._action(view, "Zoom &out", self.view.zoom_out, QKeySequence.StandardKey.ZoomOut)
+        self._action(view, "&Fit to window", self.view.fit, "Ctrl+0")
+        self._action(view, "&Actual size (1:1)", self.view.actual_size, "Ctrl+1")
+        view.addSeparator()
+        for index, name in enumerate(VIEWS):
+            self._action(view, f"Show {name.lower()}", lambda _=False, i=index: self.show_view(i),
+                         f"Alt+{index + 1}")  # fmt: skip
+        view.addSeparator()
+        self._action(view, "&Next case", lambda: self._step_case(1), "Ctrl+PgDown")
+        self._action(view, "&Previous case", lambda: self._step_case(-1), "Ctrl+PgUp")
+        model = bar.addMenu("&Model")
+        self._action(model, "&Choose model...", self.show_model_dialog, "Ctrl+M")
+        self._action(model, "&Interpret", self._interpret_from_menu, "Ctrl+Return")
+        self._action(model, "&Stop", self.reading.stop, "Esc")
+        self._action(model, "&Unload model", self.model.owner.unload_requested.emit)
+        help_menu = bar.addMenu("&Help")
+        self._action(
+            help_menu, "&About ECG Viewer", self.show_about, None, QAction.MenuRole.AboutRole
+        )
+
+    def _interpret_from_menu(self) -> None:
+        self.panel._on_interpret_clicked()
+
+    # -- opening files -------------------------------------------------------------
+    def choose_files(self) -> None:
+        patterns = " ".join(f"*{suffix}" for suffix in supported_suffixes())
+        start = str(self._ui_state.value("last_folder", str(Path.home())))
+        files, _ = QFileDialog.getOpenFileNames(
+            self,
+            "Open ECG scans or PDFs",
+            start,
+            f"ECG images and PDFs ({patterns});;All files (*)",
+        )
+        self.open_paths([Path(f) for f in files])
+
+    def open_paths(self, paths: list[Path]) -> None:
+        """Open each file in the background; broken ones get a message, the rest still open."""
+        models = [p for p in paths if p.suffix.lower() == ".gguf"]
+        if models:
+            self.show_model_dialog(models)
+        for path in (p for p in paths if p.suffix.lower() != ".gguf"):
+            self._pending_opens += 1
+            self.statusBar().showMessage(f"Opening {path.name}...")
+            run_task(self, lambda p=path: open_case(p), self._on_case_opened,
+                     lambda error, p=path: self._on_open_failed(p, error))  # fmt: skip
+            self._ui_state.setValue("last_folder", str(path.parent))
+
+    def _on_case_opened(self, case: OpenCase) -> None:
+        self._pending_opens -= 1
+        self.cases.append(case)
+        item = QListWidgetItem(thumbnail(case.original, 110), case.case.source.name)
+        item.setToolTip(case.case.source.path)
+        self.case_list.addItem(item)
+        self._remember_recent(case.case.source.path)
+        self.case_list.setCurrentRow(len(self.cases) - 1)
+        self.statusBar().showMessage(f"Opened {case.case.source.name}", 4000)
+
+    def _on_open_failed(self, path: Path, error: BaseException) -> None:
+        self._pending_opens -= 1
+        if not isinstance(error, EcgViewerError):
+            error = InputError(f"{path.name} could not be opened ({type(error).__name__}).")
+        self.statusBar().showMessage(f"Could not open {path.name}", 6000)
+        present_error(self, error, title=f"Cannot open {path.name}")
+
+    def _remember_recent(self, path: str) -> None:
+        recent = [path, *[p for p in self.settings.recent_files if p != path]][:MAX_RECENT]
+        self.settings.recent_files = recent
+        self._fill_recent_menu()
+
+    def _fill_recent_menu(self) -> None:
+        self.recent_menu.clear()
+        for path in self.settings.recent_files:
+            action = self.recent_menu.addAction(Path(path).name)
+            action.setToolTip(path)
+            action.triggered.connect(lambda _=False, p=path: self.open_paths([Path(p)]))
+        self.recent_menu.setEnabled(bool(self.settings.recent_files))
+
+    # -- drag and drop ---------------------------------------------------------------
+    def dragEnterEvent(self, event: QDragEnterEvent) -> None:
+        if event.mimeData().hasUrls():
+            event.acceptProposedAction()
+
+    def dropEvent(self, event: QDropEvent) -> None:
+        paths = [Path(url.toLocalFile()) for url in event.mimeData().urls() if url.isLocalFile()]
+        if paths:
+            event.acceptProposedAction()
+            self.open_paths(paths)
+
+    # -- switching cases and views -----------------------------------------------------
+    def _on_case_list_row_changed(self, row: int) -> None:
+        self._current = self.cases[row] if 0 <= row < len(self.cases) else None
+        self._show_placeholder(self._current is None)
+        self.edit_bar.set_case(self._current)
+        self.reading.set_case(self._current)
+        self.refresh_view(keep_view=False)
+
+    def _step_case(self, step: int) -> None:
+        if self.cases:
+            self.case_list.setCurrentRow((self.case_list.currentRow() + step) % len(self.cases))
+
+    def current_case(self) -> OpenCase | None:
+        return self._current
+
+    def show_view(self, index: int) -> None:
+        self._view_mode = index
+        self.view_buttons.button(index).setChecked(True)
+        self.edit_bar.cancel_editing()
+        self.refresh_view(keep_view=False)
+
+    def refresh_view(self, *, keep_view: bool = True) -> None:
+        case = self._current
+        if case is None:
+            return
+        image = (case.original, case.result, case.model_input())[self._view_mode]
+        steps = [s.op.replace("_", " ") for s in case.image.steps]
+        hints = (
+            f"The scan as decoded ({image.width} x {image.height} px)",
+            "Straightened: " + ", ".join(steps) if steps else "Already straight: no correction",
+            f"Exactly what the model receives ({image.width} x {image.height} px)",
+        )
+        self.view_hint.setText(hints[self._view_mode])
+        self.view.set_image(to_qimage(image), keep_view=keep_view)
+
+    def replace_current(self, case: OpenCase) -> None:
+        """An edit produced a new image for the current case."""
+        if self._current is None:
+            return
+        index = self.cases.index(self._current)
+        self.cases[index] = case
+        self._current = case
+        self.reading.set_case(case)
+        self.refresh_view()
+
+    def close_current(self) -> None:
+        case = self._current
+        if case is None:
+            return
+        if self.reading.busy:
+            self.reading.stop()
+        row = self.cases.index(case)
+        self.cases.pop(row)
+        self.case_list.takeItem(row)
+        if not self.cases:
+            self._on_case_list_row_changed(-1)
+
+    # -- model -------------------------------------------------------------------------
+    def _connect_model(self) -> None:
+        owner = self.model.owner
+        owner.load_progress.connect(self._on_owner_load_progress)
+        owner.loaded.connect(self._on_owner_loaded)
+        owner.load_failed.connect(self._on_owner_load_failed)
+        owner.unloaded.connect(lambda: self.reading.set_model(None))
+        owner.failed.connect(self._on_owner_failed)
+
+    def load_model(self, text: str, mmproj: str, model_settings: object) -> None:
+        self.reading.set_status("Loading model (0%)")
+        self.model.owner.load_requested.emit(text, mmproj, model_settings)
+        self._pending_model = model_settings
+
+    def _on_owner_load_progress(self, stage: str, fraction: float) -> None:
+        label = {"hashing": "Checking model files", "loading": "Loading model"}.get(
+            stage, "Loading model"
+        )
+        self.reading.set_status(f"{label} ({fraction:.0%})")
+        if self._model_dialog is not None:
+            self._model_dialog.show_progress(stage, fraction)
+
+    def _on_owner_loaded(self, model: object) -> None:
+        chosen = getattr(self, "_pending_model", None)
+        if chosen is not None:
+            self.settings.model = chosen  # type: ignore[assignment]
+            self._save_settings()
+        self.reading.set_model(model)  # type: ignore[arg-type]
+        if self._model_dialog is not None:
+            self._model_dialog.load_finished(True)
+
+    def _on_owner_load_failed(self, error: EcgViewerError) -> None:
+        self.reading.set_model(None)
+        self.reading.set_status(f"Model not loaded: {error.message}")
+        if self._model_dialog is not None:
+            self._model_dialog.load_finished(False)
+        present_error(self, error)
+
+    def _on_owner_failed(self, tag: int, error: EcgViewerError) -> None:
+        if self.model.owner.runtime.loaded is None:  # the engine crashed: offer a reload
+            self.reading.set_model(None)
+            self.reading.set_status(f"Error: {error.message} Load the model again (Ctrl+M).")
+
+    def show_model_dialog(self, dropped: list[Path] | None = None) -> None:
+        dialog = ModelDialog(self.model.owner.runtime, self.settings.model, self)
+        dialog.load_requested.connect(self.load_model)
+        dialog.unload_requested.connect(self.model.owner.unload_requested.emit)
+        self._model_dialog = dialog
+        dialog.finished.connect(lambda _: setattr(self, "_model_dialog", None))
+        if dropped:
+            mmproj = next((str(p) for p in dropped if "mmproj" in p.name.lower()), "")
+            text = next((str(p) for p in dropped if str(p) != mmproj), "")
+            dialog.set_paths(text, mmproj)
+        dialog.open()
+
+    # -- notes, export, print, about --------------------------------------------------------
+    def _on_panel_notes_edited(self, text: str) -> None:
+        if self._current is not None:
+            self._current.case.notes = text
+
+    def export_current(self) -> None:
+        if self._current is not None:
+            export_pdf(self, self._current, self.settings.page_size, self._ui_state)
+
+    def print_current(self) -> None:
+        if self._current is not None:
+            print_case(self, self._current, self.settings.page_size)
+
+    def show_about(self) -> None:
+        QMessageBox.about(
+            self, "About ECG Viewer",
+            f"<h3>ECG Viewer {__version__}</h3><p>Offline AI-assisted reading of scanned "
+            "12-lead ECGs with a local MedGemma-ECG model.</p>"
+            f"<p><b>Research use only.</b> {DISCLAIMER}; not a diagnosis.</p>",
+        )  # fmt: skip
+
+    # -- persistence and shutdown -----------------------------------------------------------
+    def _restore_ui_state(self) -> None:
+        geometry = self._ui_state.value("geometry")
+        if geometry is not None:
+            self.restoreGeometry(geometry)  # type: ignore[arg-type]
+        else:
+            self.resize(1400, 880)
+        splitter = self._ui_state.value("splitter")
+        if splitter is not None:
+            self.splitter.restoreState(splitter)  # type: ignore[arg-type]
+
+    def _save_settings(self) -> None:
+        try:
+            save_settings(self.paths, self.settings)
+        except OSError as exc:
+            log.warning("settings not saved: %s", type(exc).__name__)
+
+    def closeEvent(self, event: QCloseEvent) -> None:
+        """Stop generation, shut the worker down cleanly, remember the layout."""
+        self._ui_state.setValue("geometry", self.saveGeometry())
+        self._ui_state.setValue("splitter", self.splitter.saveState())
+        self._ui_state.sync()
+        self._save_settings()
+        self.reading.stop()
+        self.model.stop()
+        event.accept()
+
+    def open_sample_if_empty(self) -> None:
+        """First start without a model: show the bundled synthetic sample ECG."""
+        from ecgviewer.core.paths import resources_dir
+
+        sample = resources_dir() / "samples" / "sample-ecg.png"
+        if sample.exists():
+            QTimer.singleShot(0, lambda: self.open_paths([sample]))

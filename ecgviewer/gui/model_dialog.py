@@ -1,0 +1,220 @@
+"""Model settings: choose the GGUF pair, see its facts, set how it runs, load or unload.
+
+The pair is checked (preflight, SHA-256, manifest, memory estimate) in the
+background with the core's `ModelRuntime.check`; loading itself is done by the
+model owner, so the window never freezes.
+"""
+
+from __future__ import annotations
+
+import html
+from pathlib import Path
+
+from PySide6.QtCore import Signal
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QDialog,
+    QDialogButtonBox,
+    QFileDialog,
+    QFormLayout,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QProgressBar,
+    QPushButton,
+    QSpinBox,
+    QVBoxLayout,
+    QWidget,
+)
+
+from ecgviewer.core.errors import EcgViewerError
+from ecgviewer.core.inference.memory import available_memory, gib
+from ecgviewer.core.inference.runtime import ModelRuntime
+from ecgviewer.core.settings import ModelSettings
+from ecgviewer.gui.tasks import run_task
+
+GGUF_FILTER = "GGUF model files (*.gguf);;All files (*)"
+
+
+class ModelDialog(QDialog):
+    """Choose and load a model pair; emits `load_requested` / `unload_requested`."""
+
+    load_requested = Signal(str, str, object)  # text path, mmproj path, ModelSettings
+    unload_requested = Signal()
+
+    def __init__(
+        self, runtime: ModelRuntime, settings: ModelSettings, parent: QWidget | None = None
+    ):
+        super().__init__(parent)
+        self.setWindowTitle("Model settings")
+        self.setObjectName("modelDialog")
+        self.setMinimumWidth(640)
+        self._runtime = runtime
+        self._settings = settings
+        self._check_serial = 0
+        layout = QVBoxLayout(self)
+        layout.addLayout(self._build_form())
+        self.facts_label = QLabel("Choose the text model and its vision projector (mmproj).")
+        self.facts_label.setObjectName("modelFacts")
+        self.facts_label.setWordWrap(True)
+        self.facts_label.setMinimumHeight(120)
+        self.progress = QProgressBar()
+        self.progress.setRange(0, 100)
+        self.progress.setVisible(False)
+        layout.addWidget(self.facts_label)
+        layout.addWidget(self.progress)
+        layout.addWidget(self._build_buttons())
+        self._check()
+
+    def _build_form(self) -> QFormLayout:
+        form = QFormLayout()
+        self.text_edit = self._path_row(form, "Text model (GGUF):", self._settings.text_path)
+        self.mmproj_edit = self._path_row(
+            form, "Vision projector (mmproj):", self._settings.mmproj_path
+        )
+        self.threads_box = self._spin(1, 256, self._settings.threads(), "CPU threads")
+        self.ctx_box = self._spin(512, 131072, self._settings.n_ctx, "tokens of context")
+        self.ctx_box.setSingleStep(512)
+        self.gpu_box = self._spin(0, 999, self._settings.n_gpu_layers, "0 = CPU only")
+        self.max_tokens_box = self._spin(
+            16, 8192, self._settings.max_tokens, "new tokens per answer"
+        )
+        self.flash_box = QCheckBox("Flash attention (faster image reading, less memory)")
+        self.flash_box.setChecked(self._settings.flash_attn)
+        form.addRow("Threads:", self.threads_box)
+        form.addRow("Context length:", self.ctx_box)
+        form.addRow("GPU layers:", self.gpu_box)
+        form.addRow("Max new tokens:", self.max_tokens_box)
+        form.addRow("", self.flash_box)
+        self.ctx_box.valueChanged.connect(self._check)
+        return form
+
+    def _path_row(self, form: QFormLayout, label: str, value: str) -> QLineEdit:
+        edit = QLineEdit(value)
+        edit.setPlaceholderText("path to a .gguf file")
+        edit.editingFinished.connect(self._check)
+        browse = QPushButton("Browse...")
+        browse.clicked.connect(lambda: self._browse(edit))
+        row = QHBoxLayout()
+        row.addWidget(edit, 1)
+        row.addWidget(browse)
+        form.addRow(label, row)
+        return edit
+
+    @staticmethod
+    def _spin(low: int, high: int, value: int, suffix: str) -> QSpinBox:
+        box = QSpinBox()
+        box.setRange(low, high)
+        box.setValue(value)
+        box.setToolTip(suffix)
+        return box
+
+    def _build_buttons(self) -> QDialogButtonBox:
+        buttons = QDialogButtonBox()
+        self.load_button = buttons.addButton("Load", QDialogButtonBox.ButtonRole.AcceptRole)
+        self.unload_button = buttons.addButton("Unload", QDialogButtonBox.ButtonRole.ActionRole)
+        buttons.addButton(QDialogButtonBox.StandardButton.Close)
+        self.load_button.clicked.connect(self._on_load_clicked)
+        self.unload_button.clicked.connect(self.unload_requested)
+        buttons.rejected.connect(self.reject)
+        self.unload_button.setEnabled(self._runtime.loaded is not None)
+        return buttons
+
+    def _browse(self, edit: QLineEdit) -> None:
+        start = edit.text() or str(Path.home())
+        path, _ = QFileDialog.getOpenFileName(self, "Choose a GGUF file", start, GGUF_FILTER)
+        if path:
+            edit.setText(path)
+            self._check()
+
+    def set_paths(self, text: str, mmproj: str) -> None:
+        """Fill the pickers (used when .gguf files are dropped on the window)."""
+        if text:
+            self.text_edit.setText(text)
+        if mmproj:
+            self.mmproj_edit.setText(mmproj)
+        self._check()
+
+    def chosen_settings(self) -> ModelSettings:
+        settings = ModelSettings(**vars(self._settings))
+        settings.text_path = self.text_edit.text().strip()
+        settings.mmproj_path = self.mmproj_edit.text().strip()
+        settings.n_threads = self.threads_box.value()
+        settings.n_ctx = self.ctx_box.value()
+        settings.n_gpu_layers = self.gpu_box.value()
+        settings.max_tokens = self.max_tokens_box.value()
+        settings.flash_attn = self.flash_box.isChecked()
+        return settings
+
+    # -- checking in the background -------------------------------------------
+    def _check(self) -> None:
+        settings = self.chosen_settings()
+        if not (settings.text_path and settings.mmproj_path):
+            self.load_button.setEnabled(False)
+            return
+        self._check_serial += 1
+        serial = self._check_serial
+        self.facts_label.setText("Checking the files...")
+        self.load_button.setEnabled(False)
+        text, mmproj = Path(settings.text_path), Path(settings.mmproj_path)
+        run_task(
+            self,
+            lambda: self._runtime.check(text, mmproj, settings),
+            lambda result: self._on_check_done(serial, result),
+            lambda error: self._on_check_failed(serial, error),
+        )
+
+    def _on_check_done(self, serial: int, result: object) -> None:
+        if serial != self._check_serial:
+            return  # the user changed the files meanwhile
+        facts, provenance, expected = result  # type: ignore[misc]
+        free = available_memory()
+        rows = [
+            ("Model", html.escape(facts.text.name)),
+            ("Known pair", html.escape(provenance.known_pair) or "no (not in the manifest)"),
+            ("ECG model", "yes" if provenance.is_ecg_model else
+             "<b>no</b> - its output will not be shown as an ECG interpretation"),
+            ("Text model", f"{facts.text.quantization}, {gib(facts.text.size_bytes)}, "
+             f"context {facts.text.context_length}, sha256 {provenance.model.sha256[:16]}..."),
+            ("Projector", f"{facts.mmproj.quantization}, {gib(facts.mmproj.size_bytes)}, "
+             f"{facts.mmproj.image_size} px, {facts.mmproj.image_tokens} image tokens, "
+             f"sha256 {provenance.mmproj.sha256[:16]}..."),
+            ("Chat template", "built-in Gemma 3 fallback" if provenance.fallback_template
+             else "from the GGUF"),
+            ("Expected memory", f"about {gib(expected.total)}"
+             + (f" of {gib(free)} free" if free else "")),
+        ]  # fmt: skip
+        table = "".join(f"<tr><td><b>{k}:</b>&nbsp;</td><td>{v}</td></tr>" for k, v in rows)
+        self.facts_label.setText(
+            f"<span style='color:#1a7f37'>The pair can be loaded.</span><table>{table}</table>"
+        )
+        self.load_button.setEnabled(True)
+
+    def _on_check_failed(self, serial: int, error: BaseException) -> None:
+        if serial != self._check_serial:
+            return
+        message = (
+            str(error) if isinstance(error, EcgViewerError) else f"Unexpected problem: {error}"
+        )
+        self.facts_label.setText(f"<span style='color:#b3261e'>{html.escape(message)}</span>")
+        self.load_button.setEnabled(False)
+
+    # -- loading -----------------------------------------------------------------
+    def _on_load_clicked(self) -> None:
+        settings = self.chosen_settings()
+        self.progress.setVisible(True)
+        self.progress.setValue(0)
+        self.load_button.setEnabled(False)
+        self.load_requested.emit(settings.text_path, settings.mmproj_path, settings)
+
+    def show_progress(self, stage: str, fraction: float) -> None:
+        self.progress.setVisible(True)
+        self.progress.setFormat(f"{stage.capitalize()} %p%")
+        self.progress.setValue(round(fraction * 100))
+
+    def load_finished(self, ok: bool) -> None:
+        self.progress.setVisible(False)
+        self.load_button.setEnabled(True)
+        self.unload_button.setEnabled(ok or self._runtime.loaded is not None)
+        if ok:
+            self.accept()

@@ -1,0 +1,139 @@
+"""The one owner of the model connection in the GUI: a QObject on its own QThread.
+
+`ModelOwner` holds the core `ModelRuntime`. Its slots run on the owner thread
+(requests arrive as queued signals from the GUI thread); its signals are
+delivered back on the GUI thread. `cancel()` is the exception: it is called
+directly from the GUI thread and only sets the runtime's shared stop flag, so a
+Stop is honoured at the next token even while the owner thread is busy.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import QObject, QThread, Signal, Slot
+
+from ecgviewer.core.errors import EcgViewerError, ModelError
+from ecgviewer.core.inference.client import Failed, Finished, Prepared, Started, TextDelta
+from ecgviewer.core.inference.runtime import LoadedModel, ModelRuntime
+from ecgviewer.core.paths import AppPaths
+from ecgviewer.core.settings import ModelSettings
+
+log = logging.getLogger(__name__)
+
+
+class ModelOwner(QObject):
+    """Owns the ModelRuntime; lives on the model thread."""
+
+    load_progress = Signal(str, float)
+    loaded = Signal(object)  # LoadedModel
+    load_failed = Signal(object)  # EcgViewerError
+    unloaded = Signal()
+    prepared = Signal(int, object)  # request tag, times
+    started = Signal(int)
+    text_arrived = Signal(int, str)
+    finished = Signal(int, object)  # tag, Finished
+    failed = Signal(int, object)  # tag, EcgViewerError
+
+    # requests from the GUI thread (queued to the owner thread)
+    load_requested = Signal(str, str, object)
+    unload_requested = Signal()
+    interpret_requested = Signal(int, bytes, str, object)  # tag, png, question, history
+    prepare_requested = Signal(int, bytes)
+
+    def __init__(self, paths: AppPaths) -> None:
+        super().__init__()
+        self._runtime = ModelRuntime(paths)
+        self.load_requested.connect(self._on_load_requested)
+        self.unload_requested.connect(self._on_unload_requested)
+        self.interpret_requested.connect(self._on_interpret_requested)
+        self.prepare_requested.connect(self._on_prepare_requested)
+
+    @property
+    def runtime(self) -> ModelRuntime:
+        return self._runtime
+
+    def cancel(self) -> None:
+        """GUI thread: stop the current request at its next token."""
+        self._runtime.cancel()
+
+    @Slot(str, str, object)
+    def _on_load_requested(self, text: str, mmproj: str, settings: ModelSettings) -> None:
+        try:
+            model: LoadedModel = self._runtime.load(
+                Path(text), Path(mmproj), settings, self.load_progress.emit
+            )
+        except EcgViewerError as error:
+            self.load_failed.emit(error)
+        except Exception as error:  # unexpected: still a message, never a crash
+            log.exception("model load failed")
+            self.load_failed.emit(ModelError(f"The model could not be loaded ({error})."))
+        else:
+            self.loaded.emit(model)
+
+    @Slot()
+    def _on_unload_requested(self) -> None:
+        self._runtime.unload()
+        self.unloaded.emit()
+
+    @Slot(int, bytes)
+    def _on_prepare_requested(self, tag: int, png: bytes) -> None:
+        if self._runtime.loaded is None:
+            return
+        try:
+            for event in self._runtime.prepare(png):
+                if isinstance(event, Prepared):
+                    self.prepared.emit(tag, event.times)
+        except EcgViewerError as error:
+            self.failed.emit(tag, error)
+
+    @Slot(int, bytes, str, object)
+    def _on_interpret_requested(
+        self, tag: int, png: bytes, question: str, history: list[tuple[str, str]]
+    ) -> None:
+        try:
+            for event in self._runtime.interpret(png, question, history=history):
+                self._relay(tag, event)
+        except EcgViewerError as error:
+            self.failed.emit(tag, error)
+        except Exception as error:
+            log.exception("interpretation failed")
+            self.failed.emit(tag, ModelError(f"The interpretation failed ({error})."))
+
+    def _relay(self, tag: int, event: Any) -> None:
+        if isinstance(event, Prepared):
+            self.prepared.emit(tag, event.times)
+        elif isinstance(event, Started):
+            self.started.emit(tag)
+        elif isinstance(event, TextDelta):
+            self.text_arrived.emit(tag, event.text)
+        elif isinstance(event, Finished):
+            self.finished.emit(tag, event)
+        elif isinstance(event, Failed):
+            self.failed.emit(tag, event.error)
+
+    @Slot()
+    def shutdown(self) -> None:
+        """Owner thread: stop the worker process cleanly."""
+        self._runtime.close()
+
+
+class ModelThread:
+    """Starts the owner on its own QThread and stops both cleanly."""
+
+    def __init__(self, paths: AppPaths) -> None:
+        self.thread = QThread()
+        self.thread.setObjectName("model-owner")
+        self.owner = ModelOwner(paths)
+        self.owner.moveToThread(self.thread)
+        self.thread.start()
+
+    def stop(self) -> None:
+        """GUI thread: cancel generation, close the worker, end the thread."""
+        self.owner.cancel()
+        if self.thread.isRunning():
+            self.thread.quit()
+            self.thread.wait(30_000)
+        self.owner.shutdown()  # the thread has ended: safe to call from here

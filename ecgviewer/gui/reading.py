@@ -1,0 +1,194 @@
+"""Asking the model about the current case: the Interpret / Stop / Regenerate flow.
+
+`ReadingController` lives on the GUI thread. It turns panel actions into
+requests to the model owner, appends streamed text to the right case's thread,
+and keeps the status line truthful. Every request carries a tag; text arriving
+with an old tag (after Stop, or from a case that was closed) is dropped.
+"""
+
+from __future__ import annotations
+
+import time
+
+from PySide6.QtCore import QObject, Signal
+
+from ecgviewer.core.case import Turn, now_iso
+from ecgviewer.core.errors import EcgViewerError
+from ecgviewer.core.inference.client import Finished
+from ecgviewer.core.inference.runtime import LoadedModel
+from ecgviewer.core.workspace import OpenCase
+from ecgviewer.gui.errors import present_error
+from ecgviewer.gui.interpretation_panel import InterpretationPanel
+from ecgviewer.gui.model_owner import ModelOwner
+
+
+class ReadingController(QObject):
+    """Connects the Interpretation panel, the model owner and the open cases."""
+
+    status_changed = Signal(str)
+    turn_started = Signal(object, object)  # OpenCase, Turn
+    turn_text = Signal(object, object, str)  # OpenCase, Turn, delta
+    turn_finished = Signal(object, object)  # OpenCase, Turn
+
+    def __init__(self, panel: InterpretationPanel, owner: ModelOwner, parent: QObject) -> None:
+        super().__init__(parent)
+        self._panel = panel
+        self._owner = owner
+        self._case: OpenCase | None = None
+        self._model: LoadedModel | None = None
+        self._tag = 0
+        self._active: tuple[int, OpenCase, Turn] | None = None
+        self._started_at = 0.0
+        self._first_text_at = 0.0
+        self._tokens = 0
+        self._stopping = False
+        panel.interpret_requested.connect(self._on_panel_interpret_requested)
+        panel.stop_requested.connect(self.stop)
+        panel.regenerate_requested.connect(self._on_panel_regenerate_requested)
+        panel.new_reading_requested.connect(self._on_panel_new_reading_requested)
+        owner.started.connect(self._on_owner_started)
+        owner.text_arrived.connect(self._on_owner_text_arrived)
+        owner.finished.connect(self._on_owner_finished)
+        owner.failed.connect(self._on_owner_failed)
+
+    # -- state ----------------------------------------------------------------
+    @property
+    def busy(self) -> bool:
+        return self._active is not None
+
+    def set_status(self, text: str) -> None:
+        self._panel.set_status(text)
+        self.status_changed.emit(text)
+
+    def set_model(self, model: LoadedModel | None) -> None:
+        self._model = model
+        self._panel.set_model_ready(model is not None)
+        if model is not None:
+            self._panel.set_ecg_model(model.provenance.is_ecg_model)
+            self.set_status(f"Ready - {model.display_name}")
+            self.prepare_current()
+        else:
+            self.set_status("No model - Choose model...")
+
+    def set_case(self, case: OpenCase | None) -> None:
+        """Show `case`'s thread; start reading its image in the background."""
+        self._case = case
+        self._panel.show_thread(case.case.thread if case else [])
+        self._panel.set_notes(case.case.notes if case else "")
+        self.prepare_current()
+
+    def prepare_current(self) -> None:
+        """Speculatively encode the current image so Interpret answers sooner."""
+        if self._case is not None and self._model is not None and not self.busy:
+            self._tag += 1
+            self._owner.prepare_requested.emit(self._tag, self._case.model_png())
+
+    # -- actions ----------------------------------------------------------------
+    def _on_panel_interpret_requested(self, question: str, preset_key: str) -> None:
+        self.ask(question, preset_key)
+
+    def ask(self, question: str, preset_key: str = "") -> None:
+        case = self._case
+        if case is None or self._model is None or self.busy:
+            return
+        history = [(t.question, t.answer) for t in case.case.thread if t.stop_reason != "failed"]
+        turn = Turn(question=question, prompt_preset=preset_key, started_at=now_iso())
+        case.case.thread.append(turn)
+        self._tag += 1
+        self._active = (self._tag, case, turn)
+        self._started_at = time.perf_counter()
+        self._tokens, self._first_text_at, self._stopping = 0, 0.0, False
+        self._panel.set_busy(True)
+        self._panel.show_thread(case.case.thread)
+        self.set_status("Reading image...")
+        self.turn_started.emit(case, turn)
+        self._owner.interpret_requested.emit(self._tag, case.model_png(), question, history)
+
+    def stop(self) -> None:
+        """Honoured at the worker's next token: the owner sets a shared flag directly."""
+        if self._active is not None:
+            self._stopping = True
+            self._owner.cancel()
+            self.set_status("Stopping...")
+
+    def _on_panel_regenerate_requested(self) -> None:
+        case = self._case
+        if case is None or not case.case.thread or self.busy:
+            return
+        last = case.case.thread.pop()
+        self.ask(last.question, last.prompt_preset)
+
+    def _on_panel_new_reading_requested(self) -> None:
+        if self._case is not None and not self.busy:
+            self._case.case.thread.clear()
+            self._panel.show_thread([])
+
+    # -- events from the model owner -----------------------------------------
+    def _current(self, tag: int) -> tuple[OpenCase, Turn] | None:
+        if self._active is None or self._active[0] != tag:
+            return None  # late event of a request that was already ended
+        return self._active[1], self._active[2]
+
+    def _on_owner_started(self, tag: int) -> None:
+        if self._current(tag) and not self._stopping:
+            self.set_status("Generating...")
+
+    def _on_owner_text_arrived(self, tag: int, text: str) -> None:
+        found = self._current(tag)
+        if found is None:
+            return
+        case, turn = found
+        turn.answer += text
+        self._tokens += 1
+        now = time.perf_counter()
+        if not self._first_text_at:
+            self._first_text_at = now
+        if not self._stopping and self._tokens % 4 == 0 and now > self._first_text_at:
+            rate = (self._tokens - 1) / (now - self._first_text_at)
+            self.set_status(f"Generating - {rate:.1f} tok/s")
+        if case is self._case:
+            self._panel.show_thread(case.case.thread)
+        self.turn_text.emit(case, turn, text)
+
+    def _on_owner_finished(self, tag: int, event: Finished) -> None:
+        found = self._current(tag)
+        if found is None:
+            return
+        case, turn = found
+        record = self._owner.runtime.make_turn(
+            turn.question, turn.answer, event, turn.prompt_preset
+        )
+        turn.stop_reason = record.stop_reason
+        turn.timings, turn.provenance, turn.decoding = (
+            record.timings,
+            record.provenance,
+            record.decoding,
+        )
+        turn.prompt_version = record.prompt_version
+        self._end(case, turn)
+        if turn.stop_reason == "cancelled":
+            self.set_status("Stopped")
+        else:
+            seconds = (turn.timings.total_ms or 0.0) / 1000.0
+            rate = turn.timings.tokens_per_second or 0.0
+            suffix = " - token limit reached" if turn.stop_reason == "length" else ""
+            self.set_status(f"Done in {seconds:.1f} s ({rate:.1f} tok/s){suffix}")
+
+    def _on_owner_failed(self, tag: int, error: EcgViewerError) -> None:
+        found = self._current(tag)
+        if found is None:
+            if self._active is None:  # a background prepare failed: say so, quietly
+                self.set_status(f"Error: {error.message}")
+            return
+        case, turn = found
+        turn.stop_reason = "failed"
+        self._end(case, turn)
+        self.set_status(f"Error: {error.message}")
+        present_error(self._panel.window(), error)
+
+    def _end(self, case: OpenCase, turn: Turn) -> None:
+        self._active = None
+        self._panel.set_busy(False)
+        if case is self._case:
+            self._panel.show_thread(case.case.thread)
+        self.turn_finished.emit(case, turn)
