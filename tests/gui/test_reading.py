@@ -1,0 +1,111 @@
+"""Interpretation in the window with the small real model: stream, stop, again, export.
+
+The model's text is meaningless; the tests assert on what the user sees.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+from pypdf import PdfReader
+from PySide6.QtCore import QTimer
+from pytestqt.qtbot import QtBot
+
+from ecgviewer.core.settings import ModelSettings
+from ecgviewer.gui.exporting import write_pdf_in_background
+from ecgviewer.gui.interpretation_panel import NOT_ECG_LABEL
+from ecgviewer.gui.main_window import MainWindow
+from tests.gui.conftest import drop_files
+from tests.gui.test_main_window import tilted_scan
+from tests.support import models
+
+pytestmark = pytest.mark.slow
+
+
+class GapMeter:
+    """A timer that should fire every 50 ms; records the worst gap between firings."""
+
+    def __init__(self) -> None:
+        self.worst = 0.0
+        self._last = time.perf_counter()
+        self.timer = QTimer(interval=50)
+        self.timer.timeout.connect(self._tick)
+
+    def _tick(self) -> None:
+        now = time.perf_counter()
+        self.worst = max(self.worst, now - self._last)
+        self._last = now
+
+    def start(self) -> None:
+        self._last = time.perf_counter()
+        self.timer.start()
+
+
+def load_small_model(window: MainWindow, qtbot: QtBot, max_tokens: int) -> None:
+    settings = ModelSettings(n_ctx=1024, max_tokens=max_tokens, n_threads=2)
+    window.load_model(str(models.text_model_path()), str(models.projector_path()), settings)
+    qtbot.waitUntil(lambda: window.panel.interpret_button.isEnabled(), timeout=60_000)
+
+
+def test_interpret_stream_stop_again_and_export(
+    window: MainWindow, qtbot: QtBot, tmp_path: Path
+) -> None:
+    drop_files(window, [tilted_scan(tmp_path / "scan.png", 4.0)])
+    qtbot.waitUntil(lambda: len(window.cases) == 1, timeout=20_000)
+    load_small_model(window, qtbot, max_tokens=300)
+    assert window.panel.status_label.text().startswith("Ready")
+    assert window.panel.draft_label.text() == NOT_ECG_LABEL  # a test model, not an ECG model
+
+    meter = GapMeter()
+    meter.start()
+    window.panel.interpret_button.click()
+    assert window.panel.stop_button.isEnabled()
+    qtbot.waitUntil(lambda: len(window.cases[0].case.thread[0].answer) > 20, timeout=60_000)
+    assert "Generating" in window.panel.status_label.text()
+    window.panel.stop_button.click()
+    qtbot.waitUntil(lambda: window.panel.status_label.text() == "Stopped", timeout=10_000)
+    meter.timer.stop()
+    stopped_text = window.cases[0].case.thread[0].answer
+    qtbot.wait(500)
+    assert window.cases[0].case.thread[0].answer == stopped_text  # nothing after Stop
+    assert window.cases[0].case.thread[0].stop_reason == "cancelled"
+    window.panel.render_now()
+    assert "Stopped by the user - incomplete" in window.panel.thread_text()
+    assert meter.worst < 0.150, f"event loop blocked for {meter.worst * 1000:.0f} ms"
+
+    window.panel.question_edit.setPlainText("What is the heart rate?")
+    window.panel.interpret_button.click()  # a follow-up in the same thread
+    # bounded by max_tokens; generous for a loaded machine (about 10 s when idle)
+    done = lambda: window.panel.status_label.text().startswith("Done in")  # noqa: E731
+    qtbot.waitUntil(done, timeout=300_000)
+    thread = window.cases[0].case.thread
+    assert len(thread) == 2 and thread[1].answer
+    assert thread[1].provenance is not None and len(thread[1].provenance.model.sha256) == 64
+    assert thread[1].timings.first_token_ms and thread[1].timings.first_token_ms > 0
+
+    target = tmp_path / "report.pdf"
+    write_pdf_in_background(window, window.cases[0], target, "A4")
+    qtbot.waitUntil(lambda: bool(window.cases[0].case.exported_pdfs), timeout=30_000)
+    assert target.exists()
+    text = "".join(page.extract_text() for page in PdfReader(target).pages)
+    assert "What is the heart rate?" in text
+    assert str(target) in window.cases[0].case.exported_pdfs
+
+
+def test_closing_the_window_while_generating_stops_cleanly(
+    window: MainWindow, qtbot: QtBot, tmp_path: Path
+) -> None:
+    drop_files(window, [tilted_scan(tmp_path / "scan.png", 0.0)])
+    qtbot.waitUntil(lambda: len(window.cases) == 1, timeout=20_000)
+    load_small_model(window, qtbot, max_tokens=400)
+    window.panel.interpret_button.click()
+    qtbot.waitUntil(lambda: len(window.cases[0].case.thread[0].answer) > 5, timeout=60_000)
+    pid = window.model.owner.runtime.worker_pid
+    assert pid is not None
+    started = time.perf_counter()
+    window.close()
+    assert time.perf_counter() - started < 10
+    assert not window.model.thread.isRunning()
+    assert window.model.owner.runtime.worker_pid is None  # the worker process is gone
