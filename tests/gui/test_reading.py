@@ -46,7 +46,7 @@ class GapMeter:
 def load_small_model(window: MainWindow, qtbot: QtBot, max_tokens: int) -> None:
     settings = ModelSettings(n_ctx=1024, max_tokens=max_tokens, n_threads=2)
     window.load_model(str(models.text_model_path()), str(models.projector_path()), settings)
-    qtbot.waitUntil(lambda: window.panel.interpret_button.isEnabled(), timeout=60_000)
+    qtbot.waitUntil(window.panel.interpret_button.isEnabled, timeout=60_000)
 
 
 def test_interpret_stream_stop_again_and_export(
