@@ -18,11 +18,17 @@ import sys
 from dataclasses import replace
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ecgviewer import __version__
 from ecgviewer.core.case import now_iso
 from ecgviewer.core.evaluation.tasks import TASKS
+
+if TYPE_CHECKING:  # numpy and reportlab load only for the eval commands
+    from ecgviewer.core.evaluation.datasets import EvalItem
+    from ecgviewer.core.evaluation.results_io import ResultRow
+    from ecgviewer.core.evaluation.runner import AnswerFn, RunSummary
+    from ecgviewer.core.evaluation.scores import ScoreReport
 
 DEFAULT_SEED = 42
 DEFAULT_MAX_TOKENS = 1024  # ECGBench: up to 1,024 new tokens
@@ -99,6 +105,12 @@ def _add_report(actions: argparse._SubParsersAction) -> None:
     parser.add_argument("results", type=Path, help="results file (.jsonl)")
     _task_argument(parser)
     parser.add_argument("--out", required=True, type=Path, help="PDF to write")
+    parser.add_argument(
+        "--page-size",
+        choices=["auto", "A4", "Letter"],
+        default="auto",
+        help="paper (auto: from the system locale)",
+    )
     _dataset_option(parser)
     parser.set_defaults(handler=report_command)
 
@@ -111,34 +123,48 @@ def run_command(args: argparse.Namespace) -> int:
     from ecgviewer.core.errors import InputError
     from ecgviewer.core.evaluation import model_answers
     from ecgviewer.core.evaluation.datasets import load_dataset
-    from ecgviewer.core.evaluation.runner import check_output, run_eval, write_run_meta
+    from ecgviewer.core.evaluation.runner import check_output, write_run_meta
+    from ecgviewer.core.evaluation.scoring import check_gold
     from ecgviewer.core.evaluation.text_output import format_run_summary
 
     if args.limit is not None and args.limit < 1:
         raise InputError("--limit must be at least 1.")
     items = load_dataset(args.dataset, image_root=args.image_root, exclude=(args.out,))
+    for warning in check_gold(items, args.task):
+        print(f"ecgviewer: warning: {warning}", file=sys.stderr)
     model_id = args.model.stem
     check_output(args.out, resume=args.resume, model_id=model_id)  # before the slow model load
     answer_fn = model_answers.make_answer_fn(args)
     try:
         write_run_meta(args.out, _run_meta(args, model_id, model_answers.describe_model(args)))
-        with TerminalProgress() as progress:
-            summary = run_eval(
-                items,
-                answer_fn,
-                args.out,
-                model_id=model_id,
-                resume=args.resume,
-                limit=args.limit,
-                progress=progress,
-            )
+        summary = _run_items(items, answer_fn, args, model_id)
     finally:
         _close(answer_fn)
     print(format_run_summary(summary))
     if summary.already_done + summary.written:
         print()
-        _print_score(args.out, args.task, as_json=False, dataset=None)
+        try:
+            _print_score(args.out, args.task, as_json=False, dataset=None)
+        except InputError as error:  # the run itself succeeded; say why there is no score
+            print(f"ecgviewer: the results could not be scored: {error}", file=sys.stderr)
     return 0
+
+
+def _run_items(
+    items: list[EvalItem], answer_fn: AnswerFn, args: argparse.Namespace, model_id: str
+) -> RunSummary:
+    from ecgviewer.core.evaluation.runner import run_eval
+
+    with TerminalProgress() as progress:
+        return run_eval(
+            items,
+            answer_fn,
+            args.out,
+            model_id=model_id,
+            resume=args.resume,
+            limit=args.limit,
+            progress=progress,
+        )
 
 
 def _run_meta(
@@ -218,7 +244,7 @@ def _print_score(
         print(format_score(report))
 
 
-def _scored(results: Path, task: str, dataset: Path | None) -> Any:
+def _scored(results: Path, task: str, dataset: Path | None) -> ScoreReport:
     from ecgviewer.core.evaluation.scoring import score_results
 
     rows, notes = _rows(results, dataset)
@@ -226,13 +252,13 @@ def _scored(results: Path, task: str, dataset: Path | None) -> Any:
     return replace(report, notes=report.notes + tuple(notes))
 
 
-def _rows(results: Path, dataset: Path | None) -> tuple[list[Any], list[str]]:
+def _rows(results: Path, dataset: Path | None) -> tuple[list[ResultRow], list[str]]:
     from ecgviewer.core.evaluation.datasets import load_dataset
     from ecgviewer.core.evaluation.results_io import read_results
     from ecgviewer.core.evaluation.scoring import attach_gold
 
     read = read_results(results)
-    rows: list[Any] = list(read.rows)
+    rows = list(read.rows)
     if dataset is not None:
         rows = attach_gold(rows, load_dataset(dataset, check_images=False))
     notes = []
@@ -265,7 +291,7 @@ def compare_command(args: argparse.Namespace) -> int:
     return 0
 
 
-def _run_name(path: Path, rows: list[Any]) -> str:
+def _run_name(path: Path, rows: list[ResultRow]) -> str:
     models = sorted({row.model_id for row in rows if row.model_id})
     return f"{path.name} ({', '.join(models)})" if models else path.name
 
@@ -281,6 +307,12 @@ def report_command(args: argparse.Namespace) -> int:
         "model_id": ", ".join(sorted({row.model_id for row in rows if row.model_id})) or "unknown",
         "note": "no run description found beside the results file",
     }
-    path = write_eval_report(report, args.out, results_path=args.results, provenance=provenance)
+    path = write_eval_report(
+        report,
+        args.out,
+        results_path=args.results,
+        provenance=provenance,
+        page_size=args.page_size,
+    )
     print(f"Report written: {path}")
     return 0

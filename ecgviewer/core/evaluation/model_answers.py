@@ -1,0 +1,86 @@
+"""The one seam between `ecgviewer eval run` and the model runtime.
+
+`make_answer_fn(args)` must return an `AnswerFn` (see `runner.AnswerFn`):
+`answer_fn(item) -> (text, timings)` answers `item.question` about the image
+at `item.image_path` with greedy decoding (temperature 0, seed `args.seed`, at
+most `args.max_tokens` new tokens), the image placed before the question, and
+returns the raw text and a JSON-ready dict of timings in milliseconds (for
+example `Timings.to_json()`). It raises `ImageError` for an unusable image,
+`Cancelled` when stopped, `ModelError` when the model cannot be loaded.
+
+`args` carries `model` and `mmproj` (paths), `seed`, `max_tokens`, `task`.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+from ecgviewer.core.errors import Cancelled, InputError, ModelError
+from ecgviewer.core.evaluation.datasets import EvalItem
+from ecgviewer.core.evaluation.runner import AnswerFn
+from ecgviewer.core.inference.client import Failed, Finished, TextDelta
+from ecgviewer.core.inference.integrity import HashCache
+from ecgviewer.core.inference.runtime import ModelRuntime
+from ecgviewer.core.paths import app_paths
+from ecgviewer.core.settings import load_settings
+from ecgviewer.core.workspace import open_case
+
+
+def make_answer_fn(args: argparse.Namespace) -> AnswerFn:
+    """Load the model pair named in `args` and return the function that answers one item."""
+    return RuntimeAnswers(Path(args.model), Path(args.mmproj), seed=args.seed,
+                          max_tokens=args.max_tokens)  # fmt: skip
+
+
+class RuntimeAnswers:
+    """Answers evaluation items with the app's own runtime (worker process, greedy decoding).
+
+    Images are sent as given (only made square for the model, exactly as the app
+    does), without the scan-straightening pipeline: benchmark images are clean
+    renderings, and the protocol uses the question and image as given.
+    """
+
+    def __init__(self, model: Path, mmproj: Path, *, seed: int, max_tokens: int) -> None:
+        paths = app_paths().ensure()
+        settings = load_settings(paths).model
+        settings.seed, settings.max_tokens, settings.temperature = seed, max_tokens, 0.0
+        settings.n_ctx = max(settings.n_ctx, max_tokens + 1024)
+        self._runtime = ModelRuntime(paths)
+        self._runtime.load(model, mmproj, settings)
+
+    def __call__(self, item: EvalItem) -> tuple[str, dict[str, Any]]:
+        opened = open_case(item.image_path, preprocess=False)
+        parts: list[str] = []
+        for event in self._runtime.interpret(opened.model_png(), item.question):
+            if isinstance(event, TextDelta):
+                parts.append(event.text)
+            elif isinstance(event, Failed):
+                raise event.error
+            elif isinstance(event, Finished):
+                if event.stop_reason == "cancelled":
+                    raise Cancelled()
+                return "".join(parts), dict(event.times)
+        raise ModelError("The model stopped without finishing the answer.")
+
+    def close(self) -> None:
+        self._runtime.close()
+
+
+def describe_model(args: argparse.Namespace) -> dict[str, Any]:
+    """Provenance of the model pair for the run description: names, sizes, SHA-256."""
+    cache = HashCache(app_paths().hash_cache_file)
+    return {
+        "model": _describe_file(Path(args.model), cache),
+        "mmproj": _describe_file(Path(args.mmproj), cache),
+    }
+
+
+def _describe_file(path: Path, cache: HashCache) -> dict[str, Any]:
+    try:
+        size = path.stat().st_size
+        digest = cache.sha256(path)
+    except OSError as exc:
+        raise InputError(f"Cannot read the model file {path}.") from exc
+    return {"path": str(path), "name": path.name, "size_bytes": size, "sha256": digest}
