@@ -1,16 +1,175 @@
-"""`ecgviewer preprocess`: placeholder until its issue lands."""
+"""`ecgviewer preprocess INPUT`: the window's straightening, on the command line.
+
+    ecgviewer preprocess INPUT [--page N] [--out OUTPUT.png] [--json] [--no-auto]
+                               [--rotate DEG] [--crop X0,Y0,X1,Y1] [--model-input OUT.png]
+
+With --json, one JSON object goes to stdout: `transform` (3x3 row-major
+homography from input pixels, as decoded, to output pixels), `output_size`
+[w, h], `steps` (ordered, with parameters) and `elapsed_ms` (the pipeline,
+decoding and encoding excluded). Exit codes: 0 ok, 2 bad input.
+"""
 
 from __future__ import annotations
 
 import argparse
+import json
+import os
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
 
-from ecgviewer.core.errors import InputError
+from PIL import Image
+
+from ecgviewer.core.errors import InputError, StorageError
+from ecgviewer.core.imaging.ecgimage import EcgImage
+from ecgviewer.core.imaging.loading import load_image
+from ecgviewer.core.imaging.model_input import model_input_image
+from ecgviewer.core.imaging.options import PreprocessOptions
+from ecgviewer.core.imaging.pipeline import run_pipeline
+from ecgviewer.core.imaging.steps import Step
 
 
-def register(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    parser = commands.add_parser("preprocess", help="(not available yet)")
+def register(commands: argparse._SubParsersAction) -> None:
+    parser = commands.add_parser(
+        "preprocess",
+        help="find the paper, straighten and crop an ECG image or PDF page",
+        description=(
+            "Find the sheet in a scan, photo or PDF page, straighten it and crop it, and "
+            "report exactly what was done. The input file is never changed."
+        ),
+    )
+    parser.add_argument("input", type=Path, help="ECG image (PNG, JPEG, TIFF, BMP, WebP) or PDF")
+    for flags, options in _OPTIONS:
+        parser.add_argument(*flags, **options)
     parser.set_defaults(handler=run)
 
 
+_OPTIONS: tuple[tuple[tuple[str, ...], dict[str, Any]], ...] = (
+    (("--page",), {"type": int, "help": "page of a PDF or TIFF, 1-based "
+                   "(default: the first PDF page showing an ECG grid)"}),
+    (("--out",), {"type": Path, "help": "write the straightened image (PNG)"}),
+    (("--json",), {"action": "store_true", "help": "print one JSON object to stdout"}),
+    (("--no-auto",), {"action": "store_true",
+                      "help": "no automatic steps; only --rotate and --crop are applied"}),
+    (("--rotate",), {"type": float, "metavar": "DEG", "help": "rotation instead of the detected "
+                     "skew; positive: the content appears turned clockwise and is turned back"}),
+    (("--crop",), {"metavar": "X0,Y0,X1,Y1", "help": "crop box in pixels of the image just "
+                   "before cropping (the input as decoded with --no-auto and no --rotate)"}),
+    (("--model-input",), {"type": Path, "metavar": "OUT.png",
+                          "help": "write the exact 896x896 image the model receives"}),
+)  # fmt: skip
+
+
 def run(args: argparse.Namespace) -> int:
-    raise InputError("This command is not available in this version of ECG Viewer.")
+    """Preprocess one file as asked; raises InputError/ImageError for bad input."""
+    manual = _manual_steps(args)
+    page = _page_index(args.page)
+    for target in (args.out, args.model_input):
+        if target is not None:
+            _check_writable(target)
+    loaded = load_image(args.input, page)
+    options = PreprocessOptions.none() if args.no_auto else PreprocessOptions()
+    started = time.perf_counter()
+    ecg = run_pipeline(loaded.image, options, manual)
+    result = ecg.result
+    elapsed_ms = (time.perf_counter() - started) * 1000.0
+    if args.out is not None:
+        _write_png_atomically(result, args.out)
+    if args.model_input is not None:
+        _write_png_atomically(model_input_image(result), args.model_input)
+    if args.json:
+        print(json.dumps(_report(ecg, loaded.page, loaded.page_count, loaded.format, elapsed_ms)))
+    elif args.out is None and args.model_input is None:
+        print(_summary(ecg))
+    return 0
+
+
+def _page_index(page: int | None) -> int | None:
+    if page is None:
+        return None
+    if page < 1:
+        raise InputError(f"--page must be 1 or more (pages are numbered from 1), not {page}.")
+    return page - 1
+
+
+def _manual_steps(args: argparse.Namespace) -> dict[str, Step]:
+    manual: dict[str, Step] = {}
+    if args.rotate is not None:
+        manual.update(_rotation_steps(float(args.rotate)))
+    if args.crop is not None:
+        manual["crop"] = Step("crop", {"box": _parse_box(args.crop)}, "manual")
+    return manual
+
+
+def _rotation_steps(angle: float) -> dict[str, Step]:
+    """A manual rotation; whole quarter turns are done exactly, the rest by resampling."""
+    quarters = round(angle / 90.0)
+    residual = round(angle - 90.0 * quarters, 6)
+    steps = {"deskew": Step("deskew", {"angle_deg": residual}, "manual")}
+    if quarters % 4:
+        # a positive angle turns the image counter-clockwise
+        steps["rotate90"] = Step("rotate90", {"turns_cw": (-quarters) % 4}, "manual")
+    return steps
+
+
+def _parse_box(text: str) -> list[int]:
+    try:
+        values = [round(float(v)) for v in text.split(",")]
+    except ValueError as exc:
+        raise InputError(f"--crop needs four numbers X0,Y0,X1,Y1, not '{text}'.") from exc
+    if len(values) != 4:
+        raise InputError(f"--crop needs four numbers X0,Y0,X1,Y1, not '{text}'.")
+    x0, y0, x1, y1 = values
+    if x1 <= x0 or y1 <= y0:
+        raise InputError(f"--crop box {text} is empty: X1 must exceed X0 and Y1 exceed Y0.")
+    return values
+
+
+def _check_writable(target: Path) -> None:
+    folder = target.resolve().parent
+    if not folder.is_dir():
+        raise InputError(f"Cannot write {target}: the folder {folder} does not exist.")
+    if target.exists() and target.is_dir():
+        raise InputError(f"Cannot write {target}: it is a folder.")
+
+
+def _write_png_atomically(image: Image.Image, target: Path) -> None:
+    """Write to a temporary file beside `target`, then rename it over `target`."""
+    folder = target.resolve().parent
+    handle, temp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=folder)
+    try:
+        with os.fdopen(handle, "wb") as stream:
+            image.save(stream, format="PNG")
+        os.replace(temp_name, target)
+    except OSError as exc:
+        Path(temp_name).unlink(missing_ok=True)
+        raise StorageError(f"Cannot write {target}: {exc.strerror or exc}.") from exc
+
+
+def _report(
+    ecg: EcgImage, page: int, page_count: int, fmt: str, elapsed_ms: float
+) -> dict[str, Any]:
+    return {
+        "input_size": list(ecg.original.size),
+        "output_size": list(ecg.output_size),
+        "transform": [[float(v) for v in row] for row in ecg.transform],
+        "steps": ecg.steps_json(),
+        "elapsed_ms": round(elapsed_ms, 1),
+        "page": page + 1,
+        "page_count": page_count,
+        "format": fmt,
+    }
+
+
+def _summary(ecg: EcgImage) -> str:
+    width, height = ecg.output_size
+    lines = [f"{ecg.original.size[0]}x{ecg.original.size[1]} -> {width}x{height}"]
+    lines += [f"  {step.op} ({step.source}): {_params(step)}" for step in ecg.steps]
+    if not ecg.steps:
+        lines.append("  no changes")
+    return "\n".join(lines)
+
+
+def _params(step: Step) -> str:
+    return ", ".join(f"{k}={v}" for k, v in step.to_json().items() if k not in ("op", "source"))

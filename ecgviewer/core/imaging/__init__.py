@@ -1,1 +1,10 @@
-"""Images: decoding scans and PDFs, the preprocessing pipeline, the model-input view."""
+"""Images: decoding scans and PDFs, the preprocessing pipeline, the model-input view.
+
+- `loading.load_image(path, page)`: any supported file to 8-bit RGB (`LoadedImage`).
+- `pipeline.auto_preprocess(original, PreprocessOptions())`: detect and record the steps.
+- `ecgimage.EcgImage`: original + steps + result + transform; manual overrides.
+- `model_input.model_input_image(result)`: the exact 896 x 896 pixels sent to the model.
+- `session.prepare_for_model(path)`: all of the above for one file.
+
+See docs/preprocessing.md.
+"""

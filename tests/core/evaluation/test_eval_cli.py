@@ -183,7 +183,7 @@ def test_run_refuses_an_existing_output_before_loading_the_model(
     assert "--resume" in capsys.readouterr().err
 
 
-def test_run_without_the_runtime_is_a_model_error(
+def test_run_with_files_that_are_not_models_is_a_model_error(
     ecg_home: Path,
     dataset: Path,
     model_files: dict[str, Path],
@@ -193,7 +193,7 @@ def test_run_without_the_runtime_is_a_model_error(
     mmproj = model_files["mmproj-F16.gguf"]
     out = tmp_path / "r.jsonl"
     assert main(run_args(dataset, model_files["medgemma-ecg-Q4_K_M.gguf"], mmproj, out)) == 3
-    assert "model runtime" in capsys.readouterr().err
+    assert "is not a GGUF file" in capsys.readouterr().err  # preflight, before any output
     assert not out.exists()
 
 
