@@ -4,7 +4,7 @@
 - `pipeline.auto_preprocess(original, PreprocessOptions())`: detect and record the steps.
 - `ecgimage.EcgImage`: original + steps + result + transform; manual overrides.
 - `model_input.model_input_image(result)`: the exact 896 x 896 pixels sent to the model.
-- `session.prepare_for_model(path)`: all of the above for one file.
+- `ecgviewer.core.workspace.open_case(path)` combines all of the above for one file.
 
 See docs/preprocessing.md.
 """

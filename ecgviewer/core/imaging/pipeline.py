@@ -1,0 +1,254 @@
+"""The automatic preprocessing pipeline: detect each step on a small copy, record it.
+
+Order: perspective (flatten a photographed sheet), deskew (straighten from the
+grid), rotate90 (portrait scan of a landscape ECG), crop (cut away what is
+not paper), trim_margins (optional), contrast (optional). Detection runs on a
+copy reduced by a whole factor to at most 1200 pixels; each detected step is converted to
+full-resolution coordinates, and the result is resampled once from the
+original (see ecgimage.render). A manual choice for a step replaces its
+detection; the steps after it are detected on the changed image.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping
+from functools import cached_property
+
+import cv2
+import numpy as np
+from PIL import Image
+
+from ecgviewer.core.imaging.contrast import DEFAULT_PARAMS as CONTRAST_PARAMS
+from ecgviewer.core.imaging.deskew import estimate_skew
+from ecgviewer.core.imaging.ecgimage import EcgImage
+from ecgviewer.core.imaging.geometry import Size, rectified_size, warp
+from ecgviewer.core.imaging.grid import grid_stretch
+from ecgviewer.core.imaging.options import PreprocessOptions
+from ecgviewer.core.imaging.orient import detect_orientation
+from ecgviewer.core.imaging.paper import Paper, close_thin_marks, estimate_paper, find_sheet
+from ecgviewer.core.imaging.sheet import Box, content_box, sheet_box
+from ecgviewer.core.imaging.steps import ORDER, Step
+
+__all__ = ["PreprocessOptions", "auto_preprocess", "run_pipeline"]
+
+WORK_MAX_SIDE = 1200  # the working copy is at most this, and at least half of it
+MIN_SKEW_DEG = 0.1  # below this a rotation would only blur the image
+AXIS_ALIGNED_PX = 1.0  # at working scale
+ASPECT_TOLERANCE = 0.005  # grid squares this close to square need no correction
+
+
+class _Stage:
+    """The image as the steps so far leave it, at working scale, plus the mapping to full size.
+
+    The small copy, the paper colour and each stage's pixels are computed only when a
+    detector asks for them (manual crops and turns need none of it).
+    """
+
+    def __init__(self, original: Image.Image) -> None:
+        self.original = original
+        self.matrix = np.eye(3)  # original (full size) -> this stage (full size)
+        self.size: Size = original.size
+
+    @cached_property
+    def factor(self) -> int:
+        """The whole-number reduction to the working scale (exact area averaging is fast)."""
+        return max(1, math.ceil(max(self.original.size) / WORK_MAX_SIDE))
+
+    @cached_property
+    def work(self) -> np.ndarray:
+        """The original reduced `factor` times (the last odd row or column may be dropped)."""
+        pixels = self.pixels_full
+        k = self.factor
+        if k == 1:
+            return pixels
+        height, width = (pixels.shape[0] // k) * k, (pixels.shape[1] // k) * k
+        return cv2.resize(
+            pixels[:height, :width], (width // k, height // k), interpolation=cv2.INTER_AREA
+        )
+
+    @cached_property
+    def pixels_full(self) -> np.ndarray:
+        """The original as an array (converted once, shared with the result's rendering)."""
+        return np.asarray(self.original)
+
+    @property
+    def array_if_made(self) -> np.ndarray | None:
+        """`pixels_full` when a detector already needed it, else None (nothing converted)."""
+        return self.__dict__.get("pixels_full")
+
+    @property
+    def sx(self) -> float:
+        return 1.0 / self.factor
+
+    @property
+    def sy(self) -> float:
+        return 1.0 / self.factor
+
+    @cached_property
+    def paper(self) -> Paper:
+        return estimate_paper(close_thin_marks(self.work))
+
+    def advance(self, step: Step) -> None:
+        matrix, self.size = step.geometry(self.size)
+        self.matrix = matrix @ self.matrix
+        self.__dict__.pop("pixels", None)
+        self.__dict__.pop("closed", None)
+
+    @cached_property
+    def pixels(self) -> np.ndarray:
+        """This stage rendered from the small copy of the original."""
+        return self._render(self.matrix, self.size)
+
+    @cached_property
+    def closed(self) -> np.ndarray:
+        """`pixels` with thin dark marks (grid, traces, text) closed over."""
+        return close_thin_marks(self.pixels)
+
+    @property
+    def gray(self) -> np.ndarray:
+        return cv2.cvtColor(self.pixels, cv2.COLOR_RGB2GRAY)
+
+    def preview(self, step: Step) -> np.ndarray:
+        """This stage with `step` applied, at working scale, without advancing."""
+        matrix, size = step.geometry(self.size)
+        return self._render(matrix @ self.matrix, size)
+
+    def _render(self, matrix: np.ndarray, size: Size) -> np.ndarray:
+        sx, sy = self.sx, self.sy
+        to_work = np.array([[sx, 0, 0.5 * sx - 0.5], [0, sy, 0.5 * sy - 0.5], [0, 0, 1.0]])
+        small = (max(1, math.floor(size[0] * sx)), max(1, math.floor(size[1] * sy)))
+        return warp(self.work, to_work @ matrix @ np.linalg.inv(to_work), small, self.paper.rgb)
+
+    def point_to_full(self, points: np.ndarray) -> np.ndarray:
+        return (points + 0.5) / np.array([self.sx, self.sy]) - 0.5
+
+    def box_to_full(self, box: Box) -> list[int]:
+        x0, y0, x1, y1 = box
+        width, height = self.size
+        return [
+            max(0, math.floor(x0 / self.sx)),
+            max(0, math.floor(y0 / self.sy)),
+            min(width, math.ceil(x1 / self.sx)),
+            min(height, math.ceil(y1 / self.sy)),
+        ]
+
+
+def auto_preprocess(original: Image.Image, options: PreprocessOptions | None = None) -> EcgImage:
+    """Detect and record every enabled step for `original` (RGB) and return the EcgImage."""
+    return run_pipeline(original, options or PreprocessOptions(), {})
+
+
+def run_pipeline(
+    original: Image.Image, options: PreprocessOptions, manual: Mapping[str, Step]
+) -> EcgImage:
+    """Build the steps: manual choices where given, automatic detection where enabled."""
+    stage = _Stage(original)
+    steps: list[Step] = []
+    for op in ORDER:
+        step = manual.get(op)
+        if step is not None:
+            step = _complete(step, stage)
+        elif options.enabled(op):
+            step = _DETECTORS[op](stage)
+        if step is None:
+            continue
+        steps.append(step)
+        if step.is_geometric:
+            stage.advance(step)
+    return EcgImage(original, steps, options=options, manual=manual, pixels=stage.array_if_made)
+
+
+def _complete(step: Step, stage: _Stage) -> Step:
+    """Give a manual rotation the paper colour for the corners it uncovers."""
+    if step.op == "deskew" and "fill" not in step.params and float(step.params["angle_deg"]):
+        return Step(step.op, {**step.params, "fill": list(stage.paper.rgb)}, step.source)
+    return step
+
+
+def _detect_perspective(stage: _Stage) -> Step | None:
+    corners = find_sheet(stage.closed, stage.paper)
+    if corners is None or _axis_aligned(corners):
+        return None  # an upright sheet needs no resampling: the crop step cuts it out exactly
+    full = np.round(stage.point_to_full(corners), 2)
+    size, aspect = rectified_size([tuple(c) for c in full], stage.size)
+    params = {"corners": full.tolist(), "size": list(size), "aspect": round(aspect, 4)}
+    step = Step("perspective", params)
+    stretch = grid_stretch(cv2.cvtColor(stage.preview(step), cv2.COLOR_RGB2GRAY))
+    if stretch is None or abs(stretch - 1) < ASPECT_TOLERANCE:
+        return step
+    # the printed grid is square: trust it over the camera model for the aspect ratio
+    width, height = size
+    size = (width, max(1, round(height * stretch)))
+    params = {
+        **params,
+        "size": list(size),
+        "aspect": round(width / size[1], 4),
+        "aspect_from": "grid",
+    }
+    return Step("perspective", params)
+
+
+def _axis_aligned(corners: np.ndarray) -> bool:
+    """True when the quadrilateral is an upright rectangle to within a pixel."""
+    xs, ys = corners[:, 0], corners[:, 1]
+    left, right = (xs[0] + xs[3]) / 2, (xs[1] + xs[2]) / 2
+    top, bottom = (ys[0] + ys[1]) / 2, (ys[2] + ys[3]) / 2
+    ideal = np.array([(left, top), (right, top), (right, bottom), (left, bottom)])
+    return bool(np.abs(corners - ideal).max() <= AXIS_ALIGNED_PX)
+
+
+def _detect_deskew(stage: _Stage) -> Step | None:
+    skew = estimate_skew(stage.gray)
+    if skew is None or abs(skew.angle_deg) < MIN_SKEW_DEG:
+        return None
+    params = {
+        "angle_deg": round(skew.angle_deg, 2),
+        "fill": list(stage.paper.rgb),
+        "confidence": round(skew.confidence, 1),
+    }
+    return Step("deskew", params)
+
+
+def _detect_orientation(stage: _Stage) -> Step | None:
+    r, g, b = stage.paper.rgb
+    found = detect_orientation(stage.gray, 0.299 * r + 0.587 * g + 0.114 * b)
+    if found is None:
+        return None
+    params = {
+        "turns_cw": found.turns_cw,
+        "banding": round(found.banding, 3),
+        "polarity": round(found.polarity, 2),
+    }
+    return Step("rotate90", params)
+
+
+def _detect_crop(stage: _Stage) -> Step | None:
+    box = sheet_box(stage.closed, stage.paper)
+    return None if box is None else _box_step("crop", stage, box)
+
+
+def _detect_trim(stage: _Stage) -> Step | None:
+    box = content_box(stage.pixels, stage.paper)
+    return None if box is None else _box_step("trim_margins", stage, box)
+
+
+def _box_step(op: str, stage: _Stage, box: Box) -> Step | None:
+    full = stage.box_to_full(box)
+    if full == [0, 0, stage.size[0], stage.size[1]]:
+        return None
+    return Step(op, {"box": full})
+
+
+def _contrast(stage: _Stage) -> Step:
+    return Step("contrast", dict(CONTRAST_PARAMS))
+
+
+_DETECTORS: dict[str, Callable[[_Stage], Step | None]] = {
+    "perspective": _detect_perspective,
+    "deskew": _detect_deskew,
+    "rotate90": _detect_orientation,
+    "crop": _detect_crop,
+    "trim_margins": _detect_trim,
+    "contrast": _contrast,
+}
