@@ -87,7 +87,10 @@ def app_paths() -> AppPaths:
 
 
 def project_models_dir() -> Path:
-    """The `models/` folder next to the package (a source checkout or the installer)."""
+    """The project's `models/` folder: inside the package when installed, else the checkout's."""
+    installed = Path(__file__).resolve().parents[1] / "models"
+    if installed.is_dir():
+        return installed
     return Path(__file__).resolve().parents[2] / "models"
 
 

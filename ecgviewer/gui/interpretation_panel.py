@@ -231,10 +231,12 @@ class InterpretationPanel(QWidget):
         if index:
             cursor.insertHtml("<hr/>")
         cursor.insertHtml(f"<p><b>{label}:</b> {html.escape(turn.question)}</p><br/>")
-        if turn.answer:
+        if turn.answer.strip():
             cursor.insertMarkdown(turn.answer)
         elif turn.stop_reason is None:
             cursor.insertHtml("<p><i>Reading...</i></p>")
+        elif turn.answer:
+            cursor.insertHtml("<p><i>(The model wrote only blank lines.)</i></p>")
         if turn.stop_reason in _INCOMPLETE:
             cursor.insertHtml(f"<br/><p><i>[{_INCOMPLETE[turn.stop_reason]}]</i></p>")
         cursor.insertBlock()

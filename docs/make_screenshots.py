@@ -1,0 +1,71 @@
+"""Regenerate the README / docs screenshots of the real window (offscreen Qt).
+
+    QT_QPA_PLATFORM=offscreen python docs/make_screenshots.py
+
+Uses a tilted synthetic ECG (licence-clean) and the small Gemma 3 test model
+from the test suite, so the streamed text is meaningless and the panel labels
+it as output of a non-ECG model, exactly as a user would see it.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from PySide6.QtCore import QEventLoop, QTimer  # noqa: E402
+
+from ecgviewer.core.imaging.synthetic import render  # noqa: E402
+from ecgviewer.core.paths import app_paths  # noqa: E402
+from ecgviewer.core.settings import ModelSettings, Settings  # noqa: E402
+from ecgviewer.gui.application import create_application  # noqa: E402
+from ecgviewer.gui.main_window import MainWindow  # noqa: E402
+from tests.support import models  # noqa: E402
+
+OUT = REPO / "docs" / "screenshots"
+
+
+def wait_until(condition: object, seconds: float) -> None:
+    loop = QEventLoop()
+    timer = QTimer(interval=50)
+    timer.timeout.connect(lambda: condition() and loop.quit())  # type: ignore[operator]
+    timer.start()
+    QTimer.singleShot(int(seconds * 1000), loop.quit)
+    loop.exec()
+    timer.stop()
+
+
+def main() -> int:
+    os.environ["ECGVIEWER_HOME"] = tempfile.mkdtemp()
+    app = create_application(sys.argv[:1])
+    window = MainWindow(app_paths().ensure(), Settings(disclaimer_acknowledged=True))
+    window.resize(1440, 900)
+    window.show()
+    scan = Path(tempfile.mkdtemp()) / "tilted-ecg-photo.png"
+    sheet = render(width_px=1800).image.rotate(5.0, expand=True, fillcolor=(90, 84, 78))
+    sheet.save(scan)
+    window.open_paths([scan])
+    wait_until(lambda: window.cases, 30)
+    window.grab().save(str(OUT / "no-model.png"))
+    settings = ModelSettings(n_ctx=1024, max_tokens=120, n_threads=2)
+    window.load_model(str(models.text_model_path()), str(models.projector_path()), settings)
+    wait_until(window.panel.interpret_button.isEnabled, 60)
+    window.panel.interpret_button.click()
+    wait_until(lambda: window.panel.status_label.text().startswith("Done"), 120)
+    window.panel.render_now()
+    window.grab().save(str(OUT / "main-window.png"))
+    window.show_view(2)
+    window.grab().save(str(OUT / "model-input.png"))
+    window.close()
+    app.processEvents()
+    print("\n".join(str(p) for p in sorted(OUT.glob("*.png"))))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
