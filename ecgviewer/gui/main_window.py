@@ -7,6 +7,8 @@ run off the GUI thread (run_task, or the model owner's thread).
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 
 from PySide6.QtCore import QSettings, QSize, Qt, QTimer
@@ -19,6 +21,7 @@ from PySide6.QtWidgets import (
     QListWidget,
     QListWidgetItem,
     QMainWindow,
+    QMenu,
     QMessageBox,
     QSplitter,
     QToolButton,
@@ -29,8 +32,9 @@ from PySide6.QtWidgets import (
 from ecgviewer import DISCLAIMER, __version__
 from ecgviewer.core.errors import EcgViewerError, InputError
 from ecgviewer.core.imaging.loading import supported_suffixes
+from ecgviewer.core.inference.runtime import LoadedModel
 from ecgviewer.core.paths import AppPaths
-from ecgviewer.core.settings import Settings, save_settings
+from ecgviewer.core.settings import ModelSettings, Settings, save_settings
 from ecgviewer.core.workspace import OpenCase, open_case
 from ecgviewer.gui.ecg_view import EcgView
 from ecgviewer.gui.edit_bar import EditBar
@@ -44,6 +48,7 @@ from ecgviewer.gui.reading import ReadingController
 from ecgviewer.gui.tasks import run_task
 
 log = logging.getLogger(__name__)
+Shortcut = QKeySequence | QKeySequence.StandardKey | str
 VIEWS = ("Original", "Straightened", "Model input")
 MAX_RECENT = 10
 
@@ -62,6 +67,7 @@ class MainWindow(QMainWindow):
         self._view_mode = 1
         self._pending_opens = 0
         self._model_dialog: ModelDialog | None = None
+        self._pending_model: ModelSettings | None = None
         self._ui_state = QSettings(str(paths.config_dir / "window.ini"), QSettings.Format.IniFormat)
         self.model = ModelThread(paths)
         self._build_central()
@@ -98,7 +104,10 @@ class MainWindow(QMainWindow):
         self.view_buttons = QButtonGroup(self)
         switcher = QHBoxLayout()
         for index, name in enumerate(VIEWS):
-            button = QToolButton(text=name, checkable=True, objectName=f"view{index}")
+            button = QToolButton()
+            button.setText(name)
+            button.setCheckable(True)
+            button.setObjectName(f"view{index}")
             self.view_buttons.addButton(button, index)
             switcher.addWidget(button)
         self.view_buttons.button(1).setChecked(True)
@@ -132,15 +141,16 @@ class MainWindow(QMainWindow):
         self.view.setVisible(not empty)
 
     # -- menus -------------------------------------------------------------------
-    def _action(self, menu: object, text: str, slot: object, shortcut: object = None,
+    def _action(self, menu: QMenu, text: str, slot: Callable[[], object],
+                shortcut: Shortcut | None = None,
                 role: QAction.MenuRole | None = None) -> QAction:  # fmt: skip
         action = QAction(text, self)
         if shortcut is not None:
-            action.setShortcut(QKeySequence(shortcut))  # type: ignore[arg-type]
+            action.setShortcut(QKeySequence(shortcut))
         if role is not None:
             action.setMenuRole(role)
-        action.triggered.connect(slot)  # type: ignore[arg-type]
-        menu.addAction(action)  # type: ignore[attr-defined]
+        action.triggered.connect(slot)
+        menu.addAction(action)
         return action
 
     def _build_menus(self) -> None:
@@ -174,7 +184,7 @@ class MainWindow(QMainWindow):
         self._action(view, "&Actual size (1:1)", self.view.actual_size, "Ctrl+1")
         view.addSeparator()
         for index, name in enumerate(VIEWS):
-            self._action(view, f"Show {name.lower()}", lambda _=False, i=index: self.show_view(i),
+            self._action(view, f"Show {name.lower()}", partial(self.show_view, index),
                          f"Alt+{index + 1}")  # fmt: skip
         view.addSeparator()
         self._action(view, "&Next case", lambda: self._step_case(1), "Ctrl+PgDown")
@@ -212,8 +222,8 @@ class MainWindow(QMainWindow):
         for path in (p for p in paths if p.suffix.lower() != ".gguf"):
             self._pending_opens += 1
             self.statusBar().showMessage(f"Opening {path.name}...")
-            run_task(self, lambda p=path: open_case(p), self._on_case_opened,
-                     lambda error, p=path: self._on_open_failed(p, error))  # fmt: skip
+            run_task(self, partial(open_case, path), self._on_case_opened,
+                     partial(self._on_open_failed, path))  # fmt: skip
             self._ui_state.setValue("last_folder", str(path.parent))
 
     def _on_case_opened(self, case: OpenCase) -> None:
@@ -299,7 +309,7 @@ class MainWindow(QMainWindow):
         index = self.cases.index(self._current)
         self.cases[index] = case
         self._current = case
-        self.reading.set_case(case)
+        self.reading.set_case(case, settle=True)
         self.refresh_view()
 
     def close_current(self) -> None:
@@ -323,7 +333,7 @@ class MainWindow(QMainWindow):
         owner.unloaded.connect(lambda: self.reading.set_model(None))
         owner.failed.connect(self._on_owner_failed)
 
-    def load_model(self, text: str, mmproj: str, model_settings: object) -> None:
+    def load_model(self, text: str, mmproj: str, model_settings: ModelSettings) -> None:
         self.reading.set_status("Loading model (0%)")
         self.model.owner.load_requested.emit(text, mmproj, model_settings)
         self._pending_model = model_settings
@@ -336,12 +346,11 @@ class MainWindow(QMainWindow):
         if self._model_dialog is not None:
             self._model_dialog.show_progress(stage, fraction)
 
-    def _on_owner_loaded(self, model: object) -> None:
-        chosen = getattr(self, "_pending_model", None)
-        if chosen is not None:
-            self.settings.model = chosen  # type: ignore[assignment]
+    def _on_owner_loaded(self, model: LoadedModel) -> None:
+        if self._pending_model is not None:
+            self.settings.model = self._pending_model
             self._save_settings()
-        self.reading.set_model(model)  # type: ignore[arg-type]
+        self.reading.set_model(model)
         if self._model_dialog is not None:
             self._model_dialog.load_finished(True)
 
@@ -394,12 +403,12 @@ class MainWindow(QMainWindow):
     def _restore_ui_state(self) -> None:
         geometry = self._ui_state.value("geometry")
         if geometry is not None:
-            self.restoreGeometry(geometry)  # type: ignore[arg-type]
+            self.restoreGeometry(geometry)
         else:
             self.resize(1400, 880)
         splitter = self._ui_state.value("splitter")
         if splitter is not None:
-            self.splitter.restoreState(splitter)  # type: ignore[arg-type]
+            self.splitter.restoreState(splitter)
 
     def _save_settings(self) -> None:
         try:

@@ -27,8 +27,10 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from ecgviewer.core.case import Provenance
 from ecgviewer.core.errors import EcgViewerError
-from ecgviewer.core.inference.memory import available_memory, gib
+from ecgviewer.core.inference.memory import MemoryEstimate, available_memory, gib
+from ecgviewer.core.inference.preflight import PairFacts
 from ecgviewer.core.inference.runtime import ModelRuntime
 from ecgviewer.core.settings import ModelSettings
 from ecgviewer.gui.tasks import run_task
@@ -164,10 +166,12 @@ class ModelDialog(QDialog):
             lambda error: self._on_check_failed(serial, error),
         )
 
-    def _on_check_done(self, serial: int, result: object) -> None:
+    def _on_check_done(
+        self, serial: int, result: tuple[PairFacts, Provenance, MemoryEstimate]
+    ) -> None:
         if serial != self._check_serial:
             return  # the user changed the files meanwhile
-        facts, provenance, expected = result  # type: ignore[misc]
+        facts, provenance, expected = result
         free = available_memory()
         rows = [
             ("Model", html.escape(facts.text.name)),

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import time
 
-from PySide6.QtCore import QObject, Signal
+from PySide6.QtCore import QObject, QTimer, Signal
 
 from ecgviewer.core.case import Turn, now_iso
 from ecgviewer.core.errors import EcgViewerError
@@ -42,10 +42,17 @@ class ReadingController(QObject):
         self._first_text_at = 0.0
         self._tokens = 0
         self._stopping = False
+        self._preparing_tag = 0
+        self._prepare_started = 0.0
+        self._settle_timer = QTimer(self, singleShot=True, interval=1000)
+        self._settle_timer.timeout.connect(self.prepare_current)
+        self._countdown = QTimer(self, interval=500)
+        self._countdown.timeout.connect(self._on_countdown_timeout)
         panel.interpret_requested.connect(self._on_panel_interpret_requested)
         panel.stop_requested.connect(self.stop)
         panel.regenerate_requested.connect(self._on_panel_regenerate_requested)
         panel.new_reading_requested.connect(self._on_panel_new_reading_requested)
+        owner.prepared.connect(self._on_owner_prepared)
         owner.started.connect(self._on_owner_started)
         owner.text_arrived.connect(self._on_owner_text_arrived)
         owner.finished.connect(self._on_owner_finished)
@@ -70,18 +77,41 @@ class ReadingController(QObject):
         else:
             self.set_status("No model - Choose model...")
 
-    def set_case(self, case: OpenCase | None) -> None:
-        """Show `case`'s thread; start reading its image in the background."""
+    def set_case(self, case: OpenCase | None, *, settle: bool = False) -> None:
+        """Show `case`'s thread; read its image in the background (after edits settle)."""
         self._case = case
         self._panel.show_thread(case.case.thread if case else [])
         self._panel.set_notes(case.case.notes if case else "")
-        self.prepare_current()
+        if settle:
+            self._settle_timer.start()  # another edit within a second restarts the wait
+        else:
+            self.prepare_current()
 
     def prepare_current(self) -> None:
         """Speculatively encode the current image so Interpret answers sooner."""
-        if self._case is not None and self._model is not None and not self.busy:
-            self._tag += 1
-            self._owner.prepare_requested.emit(self._tag, self._case.model_png())
+        if self._case is None or self._model is None or self.busy:
+            return
+        self._tag += 1
+        self._preparing_tag = self._tag
+        self._prepare_started = time.perf_counter()
+        self._owner.prepare_requested.emit(self._tag, self._case.model_png())
+        self._on_countdown_timeout()
+        self._countdown.start()
+
+    def _on_countdown_timeout(self) -> None:
+        if self.busy or not self._preparing_tag or self._model is None:
+            self._countdown.stop()
+            return
+        elapsed = time.perf_counter() - self._prepare_started
+        left = max(1, round(self._model.encode_estimate_ms / 1000 - elapsed))
+        self.set_status(f"Reading image... about {left} s left")
+
+    def _on_owner_prepared(self, tag: int, times: object) -> None:
+        if tag == self._preparing_tag:
+            self._preparing_tag = 0
+            self._countdown.stop()
+            if not self.busy and self._model is not None:
+                self.set_status(f"Ready - {self._model.display_name}")
 
     # -- actions ----------------------------------------------------------------
     def _on_panel_interpret_requested(self, question: str, preset_key: str) -> None:
@@ -100,6 +130,8 @@ class ReadingController(QObject):
         self._tokens, self._first_text_at, self._stopping = 0, 0.0, False
         self._panel.set_busy(True)
         self._panel.show_thread(case.case.thread)
+        self._countdown.stop()
+        self._preparing_tag = 0
         self.set_status("Reading image...")
         self.turn_started.emit(case, turn)
         self._owner.interpret_requested.emit(self._tag, case.model_png(), question, history)

@@ -55,7 +55,8 @@ def test_interpret_stream_stop_again_and_export(
     drop_files(window, [tilted_scan(tmp_path / "scan.png", 4.0)])
     qtbot.waitUntil(lambda: len(window.cases) == 1, timeout=20_000)
     load_small_model(window, qtbot, max_tokens=300)
-    assert window.panel.status_label.text().startswith("Ready")
+    # the image is read speculatively as soon as the model is there
+    qtbot.waitUntil(lambda: window.panel.status_label.text().startswith("Ready"), timeout=60_000)
     assert window.panel.draft_label.text() == NOT_ECG_LABEL  # a test model, not an ECG model
 
     meter = GapMeter()
@@ -71,6 +72,7 @@ def test_interpret_stream_stop_again_and_export(
     qtbot.wait(500)
     assert window.cases[0].case.thread[0].answer == stopped_text  # nothing after Stop
     assert window.cases[0].case.thread[0].stop_reason == "cancelled"
+    assert window.cases[0].case.thread[0].timings.image_encode_ms == 0.0  # prepared before
     window.panel.render_now()
     assert "Stopped by the user - incomplete" in window.panel.thread_text()
     assert meter.worst < 0.150, f"event loop blocked for {meter.worst * 1000:.0f} ms"

@@ -136,10 +136,13 @@ class InferenceClient:
                 raise ModelError("Loading the model was cancelled.")
         return self.load_info
 
-    def prepare(self, png: bytes) -> Iterator[Event]:
-        """Encode an image and evaluate the prompt prefix; yields Prepared or Failed."""
+    def prepare(self, png: bytes, key: str = "") -> Iterator[Event]:
+        """Encode an image and evaluate the prompt prefix; yields Prepared or Failed.
+
+        `key` names the prepared state for the worker's prefix cache ("" = no reuse).
+        """
         request_id = self._new_id()
-        self._send({"op": "prepare", "id": request_id, "png": png})
+        self._send({"op": "prepare", "id": request_id, "png": png, "key": key})
         yield from self._events(request_id)
 
     def ask(

@@ -19,6 +19,7 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from ecgviewer.core.errors import Cancelled, ModelError
@@ -28,6 +29,7 @@ from ecgviewer.core.inference.chat import (
     PromptRenderer,
     build_messages,
 )
+from ecgviewer.core.inference.prefix_cache import Prefix, PrefixCache, prefix_key
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +49,8 @@ class LoadSpec:
     flash_attn: bool = True
     seed: int = 42
     warm_up: bool = True
+    cache_dir: str = ""  # prepared image states on disk ("" = memory only)
+    cache_limit_bytes: int = 0
 
 
 @dataclass
@@ -115,10 +119,11 @@ class Engine:
         self._llama: Any = None
         self._handler: Any = None
         self._renderer: PromptRenderer | None = None
-        self._prefix_state: bytes | None = None
-        self._prefix_tokens = 0
-        self._prefix_text = ""
-        self._after_question = ""
+        self._template_id = ""
+        self._prefix: Prefix | None = None
+        folder = Path(spec.cache_dir) if spec.cache_dir else None
+        self._cache = PrefixCache(folder, spec.cache_limit_bytes)
+        self.warm_up_encode_ms = 0.0
         self._fed_text = ""
         self._history: list[Exchange] = []
         self._kv_matches_text = True  # False after a question prefill was interrupted
@@ -175,6 +180,7 @@ class Engine:
             ) from exc
         template = self._handler._get_chat_template(self._llama)
         self.fallback_template = bool(self._handler.fallback_used)
+        self._template_id = prefix_key(template, str(self.spec.flash_attn))
         eos = self._piece(self._llama.token_eos(), special=True)
         bos = self._piece(self._llama.token_bos(), special=True)
         self._renderer = PromptRenderer(template, bos, eos)
@@ -187,12 +193,29 @@ class Engine:
 
         buffer = BytesIO()
         Image.new("RGB", (64, 64), "white").save(buffer, format="PNG")
-        self.prepare(buffer.getvalue())
-        self._prefix_state = None
+        times = self.prepare(buffer.getvalue())
+        self.warm_up_encode_ms = times.image_encode_ms + times.prompt_prefill_ms
+        self._prefix = None
 
     # -- step 1: image and prompt prefix -----------------------------------
-    def prepare(self, png: bytes) -> StepTimes:
-        """Encode `png` and evaluate the prompt up to the question; saves the KV state."""
+    def prepare(self, png: bytes, key: str = "") -> StepTimes:
+        """Encode `png` and evaluate the prompt up to the question; saves the KV state.
+
+        With a `key` (model hashes + image hash, from the runtime) a prefix
+        prepared earlier, in memory or on disk, is restored instead.
+        """
+        full_key = prefix_key(key, self._template_id) if key else ""
+        cached = self._cache.get(full_key) if full_key else None
+        if cached is not None:
+            self._prefix = cached
+            self._restore_prefix()
+            return StepTimes(extra={"cached": True, "image_tokens": cached.image_tokens})
+        times = self._encode_and_prefill(png)
+        if full_key and self._prefix is not None:
+            self._cache.put(full_key, self._prefix)
+        return times
+
+    def _encode_and_prefill(self, png: bytes) -> StepTimes:
         import llama_cpp
         import llama_cpp.mtmd_cpp as mtmd
 
@@ -215,7 +238,7 @@ class Engine:
                     self._eval_image(chunk, times, llama_cpp, mtmd)
         finally:
             mtmd.mtmd_input_chunks_free(chunks)
-        self._save_prefix(before, after)
+        self._save_prefix(before, after, int(times.extra.get("image_tokens", 0)))
         return times
 
     def _tokenize(self, text: str, png: bytes) -> Any:
@@ -272,37 +295,37 @@ class Engine:
         times.extra["image_tokens"] = new_n_past.value - self._llama.n_tokens
         self._llama.n_tokens = new_n_past.value
 
-    def _save_prefix(self, before: str, after: str) -> None:
+    def _save_prefix(self, before: str, after: str, image_tokens: int) -> None:
         import llama_cpp
 
         ctx = self._llama._ctx.ctx
         size = llama_cpp.llama_state_seq_get_size(ctx, 0)
         buffer = (ctypes.c_uint8 * size)()
         written = llama_cpp.llama_state_seq_get_data(ctx, buffer, size, 0)
-        self._prefix_state = bytes(buffer[:written])
-        self._prefix_tokens = self._llama.n_tokens
-        self._prefix_text, self._after_question = before, after
+        self._prefix = Prefix(bytes(buffer[:written]), self._llama.n_tokens, before, after,
+                              image_tokens)  # fmt: skip
         self._fed_text = before
         self._history = []
 
     def _restore_prefix(self) -> None:
         import llama_cpp
 
-        if self._prefix_state is None:
+        prefix = self._prefix
+        if prefix is None:
             raise ModelError("No image has been prepared for this question.")
         ctx = self._llama._ctx.ctx
         self._llama._ctx.kv_cache_clear()
-        data = (ctypes.c_uint8 * len(self._prefix_state)).from_buffer_copy(self._prefix_state)
-        if llama_cpp.llama_state_seq_set_data(ctx, data, len(self._prefix_state), 0) == 0:
+        data = (ctypes.c_uint8 * len(prefix.state)).from_buffer_copy(prefix.state)
+        if llama_cpp.llama_state_seq_set_data(ctx, data, len(prefix.state), 0) == 0:
             raise ModelError("The prepared image state could not be restored.")
-        self._llama.n_tokens = self._prefix_tokens
-        self._fed_text = self._prefix_text
+        self._llama.n_tokens = prefix.tokens
+        self._fed_text = prefix.text
         self._history = []
         self._kv_matches_text = True
 
     @property
     def prepared(self) -> bool:
-        return self._prefix_state is not None
+        return self._prefix is not None
 
     # -- step 2: question and answer ---------------------------------------
     def ask(
@@ -341,7 +364,8 @@ class Engine:
         assert self._renderer is not None
         if not history:
             self._restore_prefix()
-            text = question.strip() + self._after_question
+            assert self._prefix is not None
+            text = question.strip() + self._prefix.after
         else:
             import llama_cpp.mtmd_cpp as mtmd
 
@@ -353,7 +377,8 @@ class Engine:
                 text = full[len(anchor) :]
             else:  # another branch of the conversation: replay it after the image
                 self._restore_prefix()
-                text = full[len(self._prefix_text) :]
+                assert self._prefix is not None
+                text = full[len(self._prefix.text) :]
             self._history = list(history)
         self._fed_text += text
         return list(self._llama.tokenize(text.encode("utf-8"), add_bos=False, special=True))

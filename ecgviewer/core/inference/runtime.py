@@ -28,6 +28,7 @@ from ecgviewer.core.inference.client import (
 )
 from ecgviewer.core.inference.engine import LoadSpec
 from ecgviewer.core.inference.integrity import HashCache, find_known_pair, load_manifest
+from ecgviewer.core.inference.prefix_cache import prefix_key
 from ecgviewer.core.inference.preflight import PairFacts, check_pair
 from ecgviewer.core.inference.prompts import PROMPTS_VERSION
 from ecgviewer.core.paths import AppPaths
@@ -49,6 +50,7 @@ class LoadedModel:
     load_ms: float
     gpu_fallback: bool
     decoding: DecodingSettings
+    encode_estimate_ms: float = 0.0  # measured by the warm-up: reading one image
 
     @property
     def display_name(self) -> str:
@@ -72,6 +74,7 @@ class ModelRuntime:
         self._loaded: LoadedModel | None = None
         self._spec: LoadSpec | None = None
         self._prepared_key = ""
+        self.prefix_cache_bytes = 2048 * 1024 * 1024  # set from Settings.prefix_cache_mb
 
     @property
     def loaded(self) -> LoadedModel | None:
@@ -128,6 +131,8 @@ class ModelRuntime:
             text_path=str(facts.text.path), mmproj_path=str(facts.mmproj.path),
             n_ctx=settings.n_ctx, n_threads=settings.threads(),
             n_gpu_layers=settings.n_gpu_layers, flash_attn=settings.flash_attn, seed=settings.seed,
+            cache_dir=str(self._paths.prefix_cache_dir),
+            cache_limit_bytes=self.prefix_cache_bytes,
         )  # fmt: skip
         self.unload()
         info = self._client.load(spec)
@@ -142,6 +147,7 @@ class ModelRuntime:
         self._loaded = LoadedModel(
             facts, provenance, expected, float(info.get("load_ms", 0.0)),
             bool(info.get("gpu_fallback")), decoding,
+            float(info.get("warm_up_encode_ms", 0.0)),
         )  # fmt: skip
         if progress is not None:
             progress("loading", 1.0)
@@ -167,9 +173,11 @@ class ModelRuntime:
         key = hashlib.sha256(png).hexdigest()
         if key == self._prepared_key:
             return
-        self._require_loaded()
+        loaded = self._require_loaded()
         self._prepared_key = ""
-        for event in self._guarded(self._client.prepare(png)):
+        identity = loaded.provenance
+        cache_key = prefix_key(identity.model.sha256, identity.mmproj.sha256, key)
+        for event in self._guarded(self._client.prepare(png, cache_key)):
             if isinstance(event, Prepared):
                 self._prepared_key = key
             yield event

@@ -46,12 +46,28 @@ class CancelFlag:
 def run_worker(conn: Connection, cancel_value: Any, log_dir: str | None) -> None:
     """Process entry point: serve requests until "shutdown" or the pipe closes."""
     _setup_worker_logging(log_dir)
+    lower_priority()
     flag = CancelFlag(cancel_value)
     server = _Server(conn, flag)
     try:
         server.serve()
     finally:
         server.close()
+
+
+def lower_priority() -> None:
+    """Run below the window: encoding an image must never make the GUI stutter."""
+    try:
+        if sys.platform == "win32":  # pragma: no cover - Windows only
+            import ctypes
+
+            below_normal = 0x00004000
+            kernel = ctypes.windll.kernel32  # type: ignore[attr-defined]
+            kernel.SetPriorityClass(kernel.GetCurrentProcess(), below_normal)
+        else:
+            os.nice(5)
+    except OSError:
+        log.info("could not lower the worker's priority")
 
 
 def _setup_worker_logging(log_dir: str | None) -> None:
@@ -124,6 +140,7 @@ class _Server:
                 "load_ms": load_ms,
                 "gpu_fallback": engine.gpu_fallback,
                 "fallback_template": engine.fallback_template,
+                "warm_up_encode_ms": engine.warm_up_encode_ms,
                 "pid": os.getpid(),
             }
             self._send("loaded", message["id"], info)
@@ -132,7 +149,7 @@ class _Server:
 
     def _op_prepare(self, message: dict[str, Any]) -> None:
         def prepare() -> None:
-            times = self._engine().prepare(message["png"])
+            times = self._engine().prepare(message["png"], message.get("key", ""))
             self._send("prepared", message["id"], asdict(times))
 
         self._guard(message["id"], prepare)
