@@ -161,6 +161,19 @@ def warp(
     return cv2.warpPerspective(pixels, m, size, flags=cv2.INTER_LINEAR, borderValue=border)
 
 
+def coverage(source: Size, matrix: np.ndarray, size: Size) -> np.ndarray:
+    """Which pixels of `warp(pixels of size source, matrix, size)` are resampled wholly from
+    inside the source (H x W bool); the others are, at least in part, the fill colour."""
+    width, height = source
+    ones = np.full((height, width), 255, dtype=np.uint8)
+    m = normalised(matrix)
+    if np.allclose(m[2, :2], 0.0, atol=1e-12):
+        inside = cv2.warpAffine(ones, m[:2], size, flags=cv2.INTER_LINEAR, borderValue=0)
+    else:
+        inside = cv2.warpPerspective(ones, m, size, flags=cv2.INTER_LINEAR, borderValue=0)
+    return np.asarray(inside == 255)
+
+
 def _exact_copy(
     pixels: np.ndarray, matrix: np.ndarray, size: Size, fill: tuple[int, int, int]
 ) -> np.ndarray | None:

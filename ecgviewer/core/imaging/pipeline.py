@@ -22,7 +22,7 @@ from PIL import Image
 from ecgviewer.core.imaging.contrast import DEFAULT_PARAMS as CONTRAST_PARAMS
 from ecgviewer.core.imaging.deskew import estimate_skew
 from ecgviewer.core.imaging.ecgimage import EcgImage
-from ecgviewer.core.imaging.geometry import Size, rectified_size, warp
+from ecgviewer.core.imaging.geometry import Size, coverage, rectified_size, warp
 from ecgviewer.core.imaging.grid import grid_stretch
 from ecgviewer.core.imaging.options import PreprocessOptions
 from ecgviewer.core.imaging.orient import detect_orientation
@@ -92,8 +92,8 @@ class _Stage:
     def advance(self, step: Step) -> None:
         matrix, self.size = step.geometry(self.size)
         self.matrix = matrix @ self.matrix
-        self.__dict__.pop("pixels", None)
-        self.__dict__.pop("closed", None)
+        for derived in ("pixels", "closed", "observed"):
+            self.__dict__.pop(derived, None)
 
     @cached_property
     def pixels(self) -> np.ndarray:
@@ -105,6 +105,14 @@ class _Stage:
         """`pixels` with thin dark marks (grid, traces, text) closed over."""
         return close_thin_marks(self.pixels)
 
+    @cached_property
+    def observed(self) -> np.ndarray:
+        """True where `pixels` show the photo; False where a step made them up (the corners a
+        rotation uncovers, painted in the paper colour, are no evidence of paper)."""
+        source = (self.work.shape[1], self.work.shape[0])
+        size = (self.pixels.shape[1], self.pixels.shape[0])
+        return coverage(source, self._to_work(self.matrix), size)
+
     @property
     def gray(self) -> np.ndarray:
         return cv2.cvtColor(self.pixels, cv2.COLOR_RGB2GRAY)
@@ -115,10 +123,14 @@ class _Stage:
         return self._render(matrix @ self.matrix, size)
 
     def _render(self, matrix: np.ndarray, size: Size) -> np.ndarray:
+        small = (max(1, math.floor(size[0] * self.sx)), max(1, math.floor(size[1] * self.sy)))
+        return warp(self.work, self._to_work(matrix), small, self.paper.rgb)
+
+    def _to_work(self, matrix: np.ndarray) -> np.ndarray:
+        """`matrix` (full-size coordinates) as a map between working-scale coordinates."""
         sx, sy = self.sx, self.sy
         to_work = np.array([[sx, 0, 0.5 * sx - 0.5], [0, sy, 0.5 * sy - 0.5], [0, 0, 1.0]])
-        small = (max(1, math.floor(size[0] * sx)), max(1, math.floor(size[1] * sy)))
-        return warp(self.work, to_work @ matrix @ np.linalg.inv(to_work), small, self.paper.rgb)
+        return to_work @ matrix @ np.linalg.inv(to_work)
 
     def point_to_full(self, points: np.ndarray) -> np.ndarray:
         return (points + 0.5) / np.array([self.sx, self.sy]) - 0.5
@@ -224,7 +236,7 @@ def _detect_orientation(stage: _Stage) -> Step | None:
 
 
 def _detect_crop(stage: _Stage) -> Step | None:
-    box = sheet_box(stage.closed, stage.paper)
+    box = sheet_box(stage.closed, stage.paper, stage.observed)
     return None if box is None else _box_step("crop", stage, box)
 
 

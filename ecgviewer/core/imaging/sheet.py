@@ -6,6 +6,11 @@ scanner border, a shadowed desk) or of another colour. It cuts only there, so
 the whole sheet stays, with its header, lead labels and margins; a white
 margin, a gradual shadow or a wrinkle is never cut. Trimming blank paper
 margins is a separate, optional step.
+
+Pixels that a rotation made up (the corners it uncovers, painted in the paper
+colour) are not evidence of anything: the crop ignores them, so a tilted photo
+whose dark background shows only in wedges along the sheet is still cut at the
+sheet's edges.
 """
 
 from __future__ import annotations
@@ -28,10 +33,13 @@ CONTENT_DISTANCE = 30.0
 MARGIN_FRACTION = 0.015  # kept around the content when trimming
 
 
-def sheet_box(closed: np.ndarray, paper: Paper) -> Box | None:
+def sheet_box(closed: np.ndarray, paper: Paper, observed: np.ndarray | None = None) -> Box | None:
     """The box inside any non-paper border found on the four sides of a closed image (see
-    paper.close_thin_marks), or None when there is none."""
+    paper.close_thin_marks), or None when there is none. `observed` (H x W bool) marks the
+    pixels that show the photo; the others, made up by an earlier step, are ignored."""
     lab = cv2.cvtColor(closed, cv2.COLOR_RGB2LAB).astype(np.float32)
+    if observed is not None and not observed.all():
+        lab[~observed] = np.nan
     height, width = lab.shape[:2]
     views = {
         "left": lab,
@@ -48,23 +56,24 @@ def sheet_box(closed: np.ndarray, paper: Paper) -> Box | None:
 
 
 def _cut_from_left(lab: np.ndarray, paper_lab: np.ndarray) -> int:
-    """Columns to remove on the left: up to the strongest straight paper boundary, else 0."""
+    """Columns to remove on the left: up to the strongest straight paper boundary, else 0.
+    NaN pixels (made up, not seen) count neither as paper nor as background."""
     height, width = lab.shape[:2]
     band = lab[height // 10 : height - height // 10 : 6]
-    profile = np.median(band, axis=0)  # (width, 3): robust to traces and text
+    profile = _median(band)  # (width, 3): robust to traces and text
     k = max(3, width // 150)
     limit = int(MAX_CUT * width)
     if limit <= 2 * k:
         return 0
-    sums = np.vstack([np.zeros((1, 3)), np.cumsum(profile, axis=0)])
     xs = np.arange(k, limit)
-    outer = (sums[xs] - sums[xs - k]) / k
-    inner = (sums[xs + k] - sums[xs]) / k
-    step = _distance(outer, inner)
+    outer, inner = _window_means(profile, xs - k, xs), _window_means(profile, xs, xs + k)
+    step = np.nan_to_num(_distance(outer, inner), nan=0.0)
     candidates = [i for i in np.argsort(step)[::-1][:5] if step[i] >= MIN_STEP]
     for i in candidates:
         x = int(xs[i])
-        behind = np.median(profile[:x], axis=0)  # all of it, not just next to the edge
+        behind = _median(profile[:x])  # all of it, not just next to the edge
+        if np.isnan(behind).any():
+            continue  # nothing seen behind the boundary
         if _distance(inner[i], paper_lab) > PAPER_LIKE:
             continue  # the inner side is not paper (a coloured line, a dark band)
         if not (_is_background(outer[i], inner[i]) and _is_background(behind, inner[i])):
@@ -72,6 +81,24 @@ def _cut_from_left(lab: np.ndarray, paper_lab: np.ndarray) -> int:
         if _distance(behind, inner[i]) >= MIN_STEP and _is_straight(band, x, k, step[i]):
             return x
     return 0
+
+
+def _median(values: np.ndarray) -> np.ndarray:
+    """The median along the first axis of the entries that are not NaN (NaN where none is)."""
+    ordered = np.sort(values, axis=0)  # NaN sorts last
+    count = np.count_nonzero(~np.isnan(values), axis=0)
+    low = np.take_along_axis(ordered, np.maximum(count - 1, 0)[None] // 2, axis=0)[0]
+    high = np.take_along_axis(ordered, count[None] // 2 - (count[None] == 0), axis=0)[0]
+    return np.where(count > 0, (low + high) / 2, np.nan)
+
+
+def _window_means(profile: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
+    """Mean of the rows starts[i]:ends[i] of `profile` that are not NaN (NaN where none is)."""
+    seen = ~np.isnan(profile)
+    sums = np.vstack([np.zeros((1, profile.shape[1])), np.cumsum(np.where(seen, profile, 0), 0)])
+    counts = np.vstack([np.zeros((1, profile.shape[1])), np.cumsum(seen, axis=0)])
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.asarray((sums[ends] - sums[starts]) / (counts[ends] - counts[starts]))
 
 
 def _distance(first: np.ndarray, second: np.ndarray) -> np.ndarray:
@@ -88,10 +115,19 @@ def _is_background(outer: np.ndarray, inner: np.ndarray) -> bool:
 
 
 def _is_straight(band: np.ndarray, x: int, k: int, step: float) -> bool:
-    """The step shows along most of the boundary's length, not in one patch."""
-    outer = band[:, x - k : x].mean(axis=1)
-    inner = band[:, x : x + k].mean(axis=1)
-    return float((_distance(outer, inner) >= 0.5 * step).mean()) >= STRAIGHT_ROWS
+    """The step shows along most of the boundary's length, not in one patch (a row where
+    either side is made up does not show it)."""
+    outer = _mean(band[:, x - k : x], axis=1)
+    inner = _mean(band[:, x : x + k], axis=1)
+    shown = np.nan_to_num(_distance(outer, inner), nan=0.0) >= 0.5 * step
+    return float(shown.mean()) >= STRAIGHT_ROWS
+
+
+def _mean(values: np.ndarray, axis: int) -> np.ndarray:
+    """The mean along `axis` of the entries that are not NaN (NaN where none is)."""
+    seen = ~np.isnan(values)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.asarray(np.where(seen, values, 0).sum(axis=axis) / seen.sum(axis=axis))
 
 
 def content_box(rgb: np.ndarray, paper: Paper) -> Box | None:

@@ -72,8 +72,9 @@ def lead_signal(lead: str, seconds: np.ndarray, heart_rate: int) -> np.ndarray:
     return beat(phase, _WAVES[lead])
 
 
-def render(width_px: int = 2200, dpi: int = 200, heart_rate: int = 72) -> SyntheticEcg:
-    """Draw a landscape US-Letter-shaped sheet `width_px` wide."""
+def render(width_px: int = 2200, dpi: int | None = None, heart_rate: int = 72) -> SyntheticEcg:
+    """Draw a whole landscape US-Letter sheet `width_px` wide (dpi follows from the width)."""
+    dpi = dpi or round(width_px / 11)
     scale = 2  # draw at twice the size, then downsample: smooth traces without AA support
     px_mm = dpi / MM_PER_INCH * scale
     width = width_px * scale
