@@ -127,6 +127,7 @@ class Engine:
         self._fed_text = ""
         self._history: list[Exchange] = []
         self._kv_matches_text = True  # False after a question prefill was interrupted
+        self._kv_is_prefix = False  # the KV cache holds exactly the prepared prefix
         self.gpu_fallback = False
         self.fallback_template = False
 
@@ -306,6 +307,7 @@ class Engine:
                               image_tokens)  # fmt: skip
         self._fed_text = before
         self._history = []
+        self._kv_is_prefix = True
 
     def _restore_prefix(self) -> None:
         import llama_cpp
@@ -313,6 +315,9 @@ class Engine:
         prefix = self._prefix
         if prefix is None:
             raise ModelError("No image has been prepared for this question.")
+        if self._kv_is_prefix:  # just prepared: nothing to restore
+            self._fed_text, self._history, self._kv_matches_text = prefix.text, [], True
+            return
         ctx = self._llama._ctx.ctx
         self._llama._ctx.kv_cache_clear()
         data = (ctypes.c_uint8 * len(prefix.state)).from_buffer_copy(prefix.state)
@@ -322,6 +327,7 @@ class Engine:
         self._fed_text = prefix.text
         self._history = []
         self._kv_matches_text = True
+        self._kv_is_prefix = True
 
     @property
     def prepared(self) -> bool:
@@ -347,6 +353,7 @@ class Engine:
                 hint="Start a new reading, or raise the context length in Model settings.",
             )
         self._kv_matches_text = False
+        self._kv_is_prefix = False
         self._eval_cancellable(tokens)
         self._kv_matches_text = True
         times.question_prefill_ms = _ms(start)

@@ -15,6 +15,7 @@ from __future__ import annotations
 import logging
 import os
 import sys
+import time
 from dataclasses import asdict
 from multiprocessing.connection import Connection
 from typing import Any
@@ -65,7 +66,7 @@ def lower_priority() -> None:
             kernel = ctypes.windll.kernel32  # type: ignore[attr-defined]
             kernel.SetPriorityClass(kernel.GetCurrentProcess(), below_normal)
         else:
-            os.nice(5)
+            os.nice(int(os.environ.get("ECGVIEWER_WORKER_NICE", "5")))
     except OSError:
         log.info("could not lower the worker's priority")
 
@@ -80,6 +81,35 @@ def _setup_worker_logging(log_dir: str | None) -> None:
 
     folder = Path(log_dir)
     configure_logging(AppPaths(folder, folder, folder, folder))
+
+
+class DeltaBatch:
+    """Coalesces streamed text to at most one message per 30 ms.
+
+    Each message wakes the viewer, which then competes with llama.cpp's threads
+    for the CPU; at 40+ tokens/s that cost the worker about 5 % of its decode
+    speed. The first piece is sent at once, and at the real model's 14 tokens/s
+    every token still goes out on its own.
+    """
+
+    INTERVAL = 0.03
+
+    def __init__(self, send: Any) -> None:
+        self._send = send
+        self._parts: list[str] = []
+        self._last = 0.0
+
+    def add(self, text: str) -> None:
+        self._parts.append(text)
+        now = time.perf_counter()
+        if now - self._last >= self.INTERVAL:
+            self.flush(now)
+
+    def flush(self, now: float | None = None) -> None:
+        if self._parts:
+            self._send("".join(self._parts))
+            self._parts.clear()
+        self._last = time.perf_counter() if now is None else now
 
 
 class _Server:
@@ -156,6 +186,7 @@ class _Server:
 
     def _op_ask(self, message: dict[str, Any]) -> None:
         request_id = message["id"]
+        batch = DeltaBatch(lambda text: self._send("delta", request_id, text))
 
         def ask() -> None:
             stop, times = self._engine().ask(
@@ -164,8 +195,9 @@ class _Server:
                 max_tokens=message["max_tokens"],
                 temperature=message["temperature"],
                 seed=message["seed"],
-                emit=lambda text: self._send("delta", request_id, text),
+                emit=batch.add,
             )
+            batch.flush()
             self._send("finished", request_id, stop, asdict(times))
 
         self._guard(request_id, ask)
