@@ -69,8 +69,8 @@ def app_run(runtime: ModelRuntime, png: bytes, max_tokens: int) -> dict[str, flo
 
 def bare_run(llama: object, png: bytes, max_tokens: int) -> dict[str, float]:
     url = "data:image/png;base64," + base64.b64encode(png).decode("ascii")
-    messages = [{"role": "user", "content": [
-        {"type": "image_url", "image_url": {"url": url}}, {"type": "text", "text": PROMPT}]}]  # fmt: skip
+    content = [{"type": "image_url", "image_url": {"url": url}}, {"type": "text", "text": PROMPT}]
+    messages = [{"role": "user", "content": content}]
     start = time.perf_counter()
     first = last = 0.0
     count = 0
