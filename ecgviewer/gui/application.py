@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import logging
+import signal
 import sys
 from pathlib import Path
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import Qt, QTimer
 from PySide6.QtGui import QColor, QGuiApplication, QIcon, QPalette
 from PySide6.QtWidgets import QApplication, QDialog
 
@@ -97,4 +98,13 @@ def run_application(files: list[str]) -> int:
         return 0
     window = build_main_window(files, paths, settings)
     window.show()
+    close_on_terminate(window)
     return int(app.exec())
+
+
+def close_on_terminate(window: MainWindow) -> None:
+    """SIGTERM (logout, `kill`) closes the window like the user would: worker shut down cleanly."""
+    signal.signal(signal.SIGTERM, lambda *_: QTimer.singleShot(0, window.close))
+    wake = QTimer(window, interval=250)  # let Python run its signal handlers under Qt's loop
+    wake.timeout.connect(lambda: None)
+    wake.start()

@@ -69,14 +69,23 @@ def write_tiny_projector(
     image_size: int = 224,
     patch: int = 14,
     seed: int = 0,
+    feed_forward: int = 0,
+    heads: int = 4,
+    weight_dtype: type = np.float32,
 ) -> Path:
-    """Write a random-weight Gemma 3 vision projector GGUF (F32) to `path`."""
+    """Write a random-weight Gemma 3 vision projector GGUF to `path`.
+
+    Matrices are `weight_dtype` (F32 for tests, F16 for the MedGemma-shaped
+    stand-in); norms, biases and embeddings stay F32 as in real conversions.
+    """
     import gguf
 
     rng = np.random.default_rng(seed)
+    feed_forward = feed_forward or width * 2
 
     def weight(*shape: int) -> np.ndarray:
-        return (rng.standard_normal(shape) * 0.02).astype(np.float32)
+        dtype = weight_dtype if len(shape) > 1 else np.float32
+        return (rng.standard_normal(shape, dtype=np.float32) * 0.02).astype(dtype)
 
     writer = gguf.GGUFWriter(str(path), "clip")
     writer.add_string("general.name", "tiny random gemma3 projector (tests only)")
@@ -85,8 +94,8 @@ def write_tiny_projector(
     writer.add_bool("clip.use_gelu", True)
     vision = {
         "projection_dim": projection_dim, "image_size": image_size, "patch_size": patch,
-        "embedding_length": width, "feed_forward_length": width * 2, "block_count": blocks,
-        "attention.head_count": 4,
+        "embedding_length": width, "feed_forward_length": feed_forward, "block_count": blocks,
+        "attention.head_count": heads,
     }  # fmt: skip
     for key, value in vision.items():
         writer.add_uint32(f"clip.vision.{key}", value)
@@ -96,15 +105,15 @@ def write_tiny_projector(
     n_patches = (image_size // patch) ** 2
     writer.add_tensor("v.patch_embd.weight", weight(width, 3, patch, patch))
     writer.add_tensor("v.patch_embd.bias", weight(width))
-    writer.add_tensor("v.position_embd.weight", weight(n_patches, width))
+    writer.add_tensor("v.position_embd.weight", weight(n_patches, width).astype(np.float32))
     for block in range(blocks):
         prefix = f"v.blk.{block}."
         for name in ("attn_q", "attn_k", "attn_v", "attn_out"):
             writer.add_tensor(prefix + name + ".weight", weight(width, width))
             writer.add_tensor(prefix + name + ".bias", weight(width))
-        writer.add_tensor(prefix + "ffn_up.weight", weight(width * 2, width))
-        writer.add_tensor(prefix + "ffn_up.bias", weight(width * 2))
-        writer.add_tensor(prefix + "ffn_down.weight", weight(width, width * 2))
+        writer.add_tensor(prefix + "ffn_up.weight", weight(feed_forward, width))
+        writer.add_tensor(prefix + "ffn_up.bias", weight(feed_forward))
+        writer.add_tensor(prefix + "ffn_down.weight", weight(width, feed_forward))
         writer.add_tensor(prefix + "ffn_down.bias", weight(width))
         for norm in ("ln1", "ln2"):
             writer.add_tensor(prefix + norm + ".weight", np.ones(width, np.float32))
