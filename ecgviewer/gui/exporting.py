@@ -42,6 +42,7 @@ def write_pdf_in_background(
 
     def done(path: Path) -> None:
         case.case.exported_pdfs.append(str(path))
+        window.case_changed.emit(case)  # the case history records the PDF
         window.statusBar().showMessage(f"Report written to {path}", 8000)
 
     run_task(

@@ -119,12 +119,12 @@ class InterpretationPanel(QWidget):
             row.addWidget(button)
         row.addStretch(1)
         row.addWidget(self.new_button)
-        self.interpret_button.clicked.connect(self._on_interpret_clicked)
+        self.interpret_button.clicked.connect(self.request_interpretation)
         self.stop_button.clicked.connect(self.stop_requested)
         self.regenerate_button.clicked.connect(self.regenerate_requested)
         self.new_button.clicked.connect(self.new_reading_requested)
         shortcut = QShortcut(QKeySequence("Ctrl+Return"), self.question_edit)
-        shortcut.activated.connect(self._on_interpret_clicked)
+        shortcut.activated.connect(self.request_interpretation)
         layout.addWidget(self.preset_box)
         layout.addWidget(self.question_edit)
         layout.addLayout(row)
@@ -162,7 +162,8 @@ class InterpretationPanel(QWidget):
         if key:
             self.question_edit.setPlainText(self.preset_box.itemText(index))
 
-    def _on_interpret_clicked(self) -> None:
+    def request_interpretation(self) -> None:
+        """Ask the typed question (the Interpret button, Ctrl+Enter and Model > Interpret)."""
         question = self.question_edit.toPlainText().strip()
         if not question or not self.interpret_button.isEnabled():
             return

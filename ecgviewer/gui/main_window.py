@@ -7,12 +7,11 @@ run off the GUI thread (run_task, or the model owner's thread).
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 from functools import partial
 from pathlib import Path
 
-from PySide6.QtCore import QSettings, QSize, Qt, QTimer
-from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent, QKeySequence
+from PySide6.QtCore import QSettings, QSize, Qt, QTimer, Signal
+from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent
 from PySide6.QtWidgets import (
     QButtonGroup,
     QFileDialog,
@@ -32,29 +31,37 @@ from PySide6.QtWidgets import (
 from ecgviewer import DISCLAIMER, __version__
 from ecgviewer.core.errors import EcgViewerError, InputError
 from ecgviewer.core.imaging.loading import supported_suffixes
-from ecgviewer.core.inference.runtime import LoadedModel
-from ecgviewer.core.paths import AppPaths
+from ecgviewer.core.paths import AppPaths, resources_dir
 from ecgviewer.core.settings import ModelSettings, Settings, save_settings
 from ecgviewer.core.workspace import OpenCase, open_case
 from ecgviewer.gui.ecg_view import EcgView
 from ecgviewer.gui.edit_bar import EditBar
 from ecgviewer.gui.errors import present_error
 from ecgviewer.gui.exporting import export_pdf, print_case
+from ecgviewer.gui.history_panel import HistoryPanel, show_recovery_notice
+from ecgviewer.gui.history_recorder import HistoryRecorder
 from ecgviewer.gui.interpretation_panel import InterpretationPanel
-from ecgviewer.gui.model_dialog import ModelDialog
+from ecgviewer.gui.menus import build_menus
+from ecgviewer.gui.model_control import ModelControl
 from ecgviewer.gui.model_owner import ModelThread
 from ecgviewer.gui.qtimage import thumbnail, to_qimage
 from ecgviewer.gui.reading import ReadingController
 from ecgviewer.gui.tasks import run_task
 
 log = logging.getLogger(__name__)
-Shortcut = QKeySequence | QKeySequence.StandardKey | str
 VIEWS = ("Original", "Straightened", "Model input")
 MAX_RECENT = 10
 
 
 class MainWindow(QMainWindow):
     """The ECG Viewer window."""
+
+    recent_menu: QMenu  # built by menus.build_menus
+    export_action: QAction
+    print_action: QAction
+
+    case_opened = Signal(object)  # OpenCase newly shown: opened from a file or from the history
+    case_changed = Signal(object)  # OpenCase whose steps, notes, study or exported PDFs changed
 
     def __init__(self, paths: AppPaths, settings: Settings) -> None:
         super().__init__()
@@ -66,16 +73,15 @@ class MainWindow(QMainWindow):
         self._current: OpenCase | None = None
         self._view_mode = 1
         self._pending_opens = 0
-        self._model_dialog: ModelDialog | None = None
-        self._pending_model: ModelSettings | None = None
         self._ui_state = QSettings(str(paths.config_dir / "window.ini"), QSettings.Format.IniFormat)
         self.model = ModelThread(paths)
         self._build_central()
         self.reading = ReadingController(self.panel, self.model.owner, self)
         self.reading.status_changed.connect(self._model_status.setText)
+        self._build_history()
         self.edit_bar = EditBar(self, self.view)
-        self._build_menus()
-        self._connect_model()
+        build_menus(self)
+        self.model_control = ModelControl(self)
         self.statusBar().addPermanentWidget(self._model_status)
         self.statusBar().addWidget(QLabel(f"Research use only - {DISCLAIMER}"))
         self._restore_ui_state()
@@ -136,71 +142,24 @@ class MainWindow(QMainWindow):
         self._model_status.setObjectName("statusModel")
         self._show_placeholder(True)
 
+    def _build_history(self) -> None:
+        self.history = HistoryRecorder(self.paths, self.reading, lambda: self.cases, self)
+        self.history_panel = HistoryPanel(self.history, self)
+        self.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, self.history_panel)
+        self.history_panel.hide()
+        self.case_opened.connect(self.history.record_opened)
+        self.case_changed.connect(self.history.record_changed)
+        self.history.case_reopened.connect(self._on_history_case_reopened)
+        self.history.export_requested.connect(self._on_history_export_requested)
+        self.history.opened.connect(lambda notice: show_recovery_notice(self, notice))
+
     def _show_placeholder(self, empty: bool) -> None:
         self.placeholder.setVisible(empty)
         self.view.setVisible(not empty)
 
-    # -- menus -------------------------------------------------------------------
-    def _action(self, menu: QMenu, text: str, slot: Callable[[], object],
-                shortcut: Shortcut | None = None,
-                role: QAction.MenuRole | None = None) -> QAction:  # fmt: skip
-        action = QAction(text, self)
-        if shortcut is not None:
-            action.setShortcut(QKeySequence(shortcut))
-        if role is not None:
-            action.setMenuRole(role)
-        action.triggered.connect(slot)
-        menu.addAction(action)
-        return action
-
-    def _build_menus(self) -> None:
-        bar = self.menuBar()
-        file = bar.addMenu("&File")
-        self._action(file, "&Open...", self.choose_files, QKeySequence.StandardKey.Open)
-        self.recent_menu = file.addMenu("Open &Recent")
-        self._fill_recent_menu()
-        file.addSeparator()
-        self.export_action = self._action(
-            file, "&Export PDF report...", self.export_current, "Ctrl+E"
-        )
-        self.print_action = self._action(
-            file, "&Print...", self.print_current, QKeySequence.StandardKey.Print
-        )
-        self._action(file, "&Close case", self.close_current, QKeySequence.StandardKey.Close)
-        file.addSeparator()
-        self._action(
-            file, "&Quit", self.close, QKeySequence.StandardKey.Quit, QAction.MenuRole.QuitRole
-        )
-        edit = bar.addMenu("&Edit")
-        self.edit_bar.add_actions(edit)
-        edit.addSeparator()
-        preferences = QKeySequence.StandardKey.Preferences
-        self._action(edit, "&Preferences...", self.show_model_dialog, preferences,
-                     QAction.MenuRole.PreferencesRole)  # fmt: skip
-        view = bar.addMenu("&View")
-        self._action(view, "Zoom &in", self.view.zoom_in, QKeySequence.StandardKey.ZoomIn)
-        self._action(view, "Zoom &out", self.view.zoom_out, QKeySequence.StandardKey.ZoomOut)
-        self._action(view, "&Fit to window", self.view.fit, "Ctrl+0")
-        self._action(view, "&Actual size (1:1)", self.view.actual_size, "Ctrl+1")
-        view.addSeparator()
-        for index, name in enumerate(VIEWS):
-            self._action(view, f"Show {name.lower()}", partial(self.show_view, index),
-                         f"Alt+{index + 1}")  # fmt: skip
-        view.addSeparator()
-        self._action(view, "&Next case", lambda: self._step_case(1), "Ctrl+PgDown")
-        self._action(view, "&Previous case", lambda: self._step_case(-1), "Ctrl+PgUp")
-        model = bar.addMenu("&Model")
-        self._action(model, "&Choose model...", self.show_model_dialog, "Ctrl+M")
-        self._action(model, "&Interpret", self._interpret_from_menu, "Ctrl+Return")
-        self._action(model, "&Stop", self.reading.stop, "Esc")
-        self._action(model, "&Unload model", self.model.owner.unload_requested.emit)
-        help_menu = bar.addMenu("&Help")
-        self._action(
-            help_menu, "&About ECG Viewer", self.show_about, None, QAction.MenuRole.AboutRole
-        )
-
-    def _interpret_from_menu(self) -> None:
-        self.panel._on_interpret_clicked()
+    # -- menus (built by menus.build_menus) -------------------------------------------
+    def interpret_from_menu(self) -> None:
+        self.panel.request_interpretation()
 
     # -- opening files -------------------------------------------------------------
     def choose_files(self) -> None:
@@ -228,13 +187,30 @@ class MainWindow(QMainWindow):
 
     def _on_case_opened(self, case: OpenCase) -> None:
         self._pending_opens -= 1
+        self._remember_recent(case.case.source.path)
+        self.add_case(case)
+
+    def add_case(self, case: OpenCase) -> None:
+        """Show `case` in the strip and make it current (opened from a file or the history)."""
         self.cases.append(case)
         item = QListWidgetItem(thumbnail(case.original, 110), case.case.source.name)
         item.setToolTip(case.case.source.path)
         self.case_list.addItem(item)
-        self._remember_recent(case.case.source.path)
         self.case_list.setCurrentRow(len(self.cases) - 1)
         self.statusBar().showMessage(f"Opened {case.case.source.name}", 4000)
+        if Path(case.case.source.path).resolve() != sample_path().resolve():
+            self.case_opened.emit(case)  # the bundled sample is not a case worth keeping
+
+    def _on_history_case_reopened(self, case: OpenCase) -> None:
+        ids = [shown.case.case_id for shown in self.cases]
+        if case.case.case_id in ids:  # already open: show it
+            self.case_list.setCurrentRow(ids.index(case.case.case_id))
+        else:
+            self.add_case(case)
+
+    def _on_history_export_requested(self, case: OpenCase) -> None:
+        self._on_history_case_reopened(case)
+        self.export_current()
 
     def _on_open_failed(self, path: Path, error: BaseException) -> None:
         self._pending_opens -= 1
@@ -246,9 +222,9 @@ class MainWindow(QMainWindow):
     def _remember_recent(self, path: str) -> None:
         recent = [path, *[p for p in self.settings.recent_files if p != path]][:MAX_RECENT]
         self.settings.recent_files = recent
-        self._fill_recent_menu()
+        self.fill_recent_menu()
 
-    def _fill_recent_menu(self) -> None:
+    def fill_recent_menu(self) -> None:
         self.recent_menu.clear()
         for path in self.settings.recent_files:
             action = self.recent_menu.addAction(Path(path).name)
@@ -275,7 +251,7 @@ class MainWindow(QMainWindow):
         self.reading.set_case(self._current)
         self.refresh_view(keep_view=False)
 
-    def _step_case(self, step: int) -> None:
+    def step_case(self, step: int) -> None:
         if self.cases:
             self.case_list.setCurrentRow((self.case_list.currentRow() + step) % len(self.cases))
 
@@ -311,6 +287,7 @@ class MainWindow(QMainWindow):
         self._current = case
         self.reading.set_case(case, settle=True)
         self.refresh_view()
+        self.case_changed.emit(case)
 
     def close_current(self) -> None:
         case = self._current
@@ -324,64 +301,18 @@ class MainWindow(QMainWindow):
         if not self.cases:
             self._on_case_list_row_changed(-1)
 
-    # -- model -------------------------------------------------------------------------
-    def _connect_model(self) -> None:
-        owner = self.model.owner
-        owner.load_progress.connect(self._on_owner_load_progress)
-        owner.loaded.connect(self._on_owner_loaded)
-        owner.load_failed.connect(self._on_owner_load_failed)
-        owner.unloaded.connect(lambda: self.reading.set_model(None))
-        owner.failed.connect(self._on_owner_failed)
-
+    # -- model (ModelControl owns the dialog and the load wiring) ---------------------
     def load_model(self, text: str, mmproj: str, model_settings: ModelSettings) -> None:
-        self.reading.set_status("Loading model (0%)")
-        self.model.owner.load_requested.emit(text, mmproj, model_settings)
-        self._pending_model = model_settings
-
-    def _on_owner_load_progress(self, stage: str, fraction: float) -> None:
-        label = {"hashing": "Checking model files", "loading": "Loading model"}.get(
-            stage, "Loading model"
-        )
-        self.reading.set_status(f"{label} ({fraction:.0%})")
-        if self._model_dialog is not None:
-            self._model_dialog.show_progress(stage, fraction)
-
-    def _on_owner_loaded(self, model: LoadedModel) -> None:
-        if self._pending_model is not None:
-            self.settings.model = self._pending_model
-            self._save_settings()
-        self.reading.set_model(model)
-        if self._model_dialog is not None:
-            self._model_dialog.load_finished(True)
-
-    def _on_owner_load_failed(self, error: EcgViewerError) -> None:
-        self.reading.set_model(None)
-        self.reading.set_status(f"Model not loaded: {error.message}")
-        if self._model_dialog is not None:
-            self._model_dialog.load_finished(False)
-        present_error(self, error)
-
-    def _on_owner_failed(self, tag: int, error: EcgViewerError) -> None:
-        if self.model.owner.runtime.loaded is None:  # the engine crashed: offer a reload
-            self.reading.set_model(None)
-            self.reading.set_status(f"Error: {error.message} Load the model again (Ctrl+M).")
+        self.model_control.load(text, mmproj, model_settings)
 
     def show_model_dialog(self, dropped: list[Path] | None = None) -> None:
-        dialog = ModelDialog(self.model.owner.runtime, self.settings.model, self)
-        dialog.load_requested.connect(self.load_model)
-        dialog.unload_requested.connect(self.model.owner.unload_requested.emit)
-        self._model_dialog = dialog
-        dialog.finished.connect(lambda _: setattr(self, "_model_dialog", None))
-        if dropped:
-            mmproj = next((str(p) for p in dropped if "mmproj" in p.name.lower()), "")
-            text = next((str(p) for p in dropped if str(p) != mmproj), "")
-            dialog.set_paths(text, mmproj)
-        dialog.open()
+        self.model_control.show_dialog(dropped)
 
     # -- notes, export, print, about --------------------------------------------------------
     def _on_panel_notes_edited(self, text: str) -> None:
         if self._current is not None:
             self._current.case.notes = text
+            self.case_changed.emit(self._current)
 
     def export_current(self) -> None:
         if self._current is not None:
@@ -410,7 +341,7 @@ class MainWindow(QMainWindow):
         if splitter is not None:
             self.splitter.restoreState(splitter)
 
-    def _save_settings(self) -> None:
+    def save_settings(self) -> None:
         try:
             save_settings(self.paths, self.settings)
         except OSError as exc:
@@ -421,15 +352,18 @@ class MainWindow(QMainWindow):
         self._ui_state.setValue("geometry", self.saveGeometry())
         self._ui_state.setValue("splitter", self.splitter.saveState())
         self._ui_state.sync()
-        self._save_settings()
+        self.save_settings()
         self.reading.stop()
         self.model.stop()
+        self.history.close()  # writes what is pending; a streaming answer reads "interrupted"
         event.accept()
 
     def open_sample_if_empty(self) -> None:
         """First start without a model: show the bundled synthetic sample ECG."""
-        from ecgviewer.core.paths import resources_dir
+        if sample_path().exists():
+            QTimer.singleShot(0, lambda: self.open_paths([sample_path()]))
 
-        sample = resources_dir() / "samples" / "sample-ecg.png"
-        if sample.exists():
-            QTimer.singleShot(0, lambda: self.open_paths([sample]))
+
+def sample_path() -> Path:
+    """The synthetic sample ECG shipped in resources/ (drawn by imaging/synthetic.py)."""
+    return resources_dir() / "samples" / "sample-ecg.png"

@@ -1,0 +1,86 @@
+"""Loading and unloading the model from the window: the dialog, progress and the status line."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from PySide6.QtCore import QObject
+
+from ecgviewer.core.errors import EcgViewerError
+from ecgviewer.core.inference.runtime import LoadedModel
+from ecgviewer.core.settings import ModelSettings
+from ecgviewer.gui.errors import present_error
+from ecgviewer.gui.model_dialog import ModelDialog
+
+if TYPE_CHECKING:
+    from ecgviewer.gui.main_window import MainWindow
+
+STAGE_LABELS = {"hashing": "Checking model files", "loading": "Loading model"}
+
+
+class ModelControl(QObject):
+    """Connects the window, the model dialog and the model owner (GUI thread)."""
+
+    def __init__(self, window: MainWindow) -> None:
+        super().__init__(window)
+        self._window = window
+        self._dialog: ModelDialog | None = None
+        self._pending: ModelSettings | None = None
+        owner = window.model.owner
+        owner.load_progress.connect(self._on_owner_load_progress)
+        owner.loaded.connect(self._on_owner_loaded)
+        owner.load_failed.connect(self._on_owner_load_failed)
+        owner.unloaded.connect(lambda: window.reading.set_model(None))
+        owner.failed.connect(self._on_owner_failed)
+
+    def load(self, text: str, mmproj: str, settings: ModelSettings) -> None:
+        """Ask the model owner to check and load the pair; progress shows in the status."""
+        self._window.reading.set_status("Loading model (0%)")
+        self._pending = settings
+        self._window.model.owner.load_requested.emit(text, mmproj, settings)
+
+    def show_dialog(self, dropped: list[Path] | None = None) -> None:
+        window = self._window
+        dialog = ModelDialog(window.model.owner.runtime, window.settings.model, window)
+        dialog.load_requested.connect(self.load)
+        dialog.unload_requested.connect(window.model.owner.unload_requested.emit)
+        dialog.finished.connect(self._on_dialog_finished)
+        self._dialog = dialog
+        if dropped:
+            mmproj = next((str(p) for p in dropped if "mmproj" in p.name.lower()), "")
+            text = next((str(p) for p in dropped if str(p) != mmproj), "")
+            dialog.set_paths(text, mmproj)
+        dialog.open()
+
+    def _on_dialog_finished(self, _result: int) -> None:
+        self._dialog = None
+
+    def _on_owner_load_progress(self, stage: str, fraction: float) -> None:
+        label = STAGE_LABELS.get(stage, "Loading model")
+        self._window.reading.set_status(f"{label} ({fraction:.0%})")
+        if self._dialog is not None:
+            self._dialog.show_progress(stage, fraction)
+
+    def _on_owner_loaded(self, model: LoadedModel) -> None:
+        if self._pending is not None:
+            self._window.settings.model = self._pending
+            self._window.save_settings()
+        self._window.reading.set_model(model)
+        if self._dialog is not None:
+            self._dialog.load_finished(True)
+
+    def _on_owner_load_failed(self, error: EcgViewerError) -> None:
+        reading = self._window.reading
+        reading.set_model(None)
+        reading.set_status(f"Model not loaded: {error.message}")
+        if self._dialog is not None:
+            self._dialog.load_finished(False)
+        present_error(self._window, error)
+
+    def _on_owner_failed(self, _tag: int, error: EcgViewerError) -> None:
+        if self._window.model.owner.runtime.loaded is None:  # the engine crashed: offer a reload
+            self._window.reading.set_model(None)
+            self._window.reading.set_status(
+                f"Error: {error.message} Load the model again (Ctrl+M)."
+            )
