@@ -65,14 +65,20 @@ def ask(runtime: ModelRuntime, png: bytes, question: str, max_tokens: int,
     return first - start, rate, "".join(parts)
 
 
+def progress(message: str) -> None:
+    print(f"[{time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
+
+
 def app_numbers(args: argparse.Namespace, pngs: list[bytes]) -> dict[str, list[float]]:
     settings = ModelSettings(n_ctx=4096, n_threads=args.threads, max_tokens=args.max_tokens)
     runtime = ModelRuntime(app_paths().ensure())
     runtime.prefix_cache_bytes = 0
     runtime.load(args.model, args.mmproj, settings)
+    progress("app: model loaded")
     numbers: dict[str, list[float]] = {"cold": [], "warm": [], "follow": [], "tps": []}
     for png in pngs[: args.runs]:
         cold, rate, text = ask(runtime, png, PROMPT, args.max_tokens)
+        progress(f"app: cold {cold:.1f} s, {rate:.1f} tok/s")
         warm, _, _ = ask(runtime, png, PROMPT, args.max_tokens)  # prepared: only the question
         follow, _, _ = ask(runtime, png, FOLLOW_UP, 8, [(PROMPT, text)])
         for key, value in (("cold", cold), ("warm", warm), ("follow", follow), ("tps", rate)):
@@ -94,7 +100,9 @@ def bare_numbers(
         llama = Llama(model_path=str(args.model), chat_handler=handler, n_ctx=4096,
                       n_threads=args.threads, n_threads_batch=args.threads, seed=42,
                       verbose=False)  # fmt: skip
+    progress(f"bare (flash attention {flash}): model loaded")
     runs = [bare_run(llama, png, args.max_tokens) for png in pngs[: args.runs]]
+    progress(f"bare (flash attention {flash}): {runs}")
     llama.close()
     return {"cold": [r["ttft"] for r in runs], "tps": [r["tps"] for r in runs]}
 

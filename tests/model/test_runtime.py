@@ -7,7 +7,10 @@ from __future__ import annotations
 
 import os
 import signal
+import subprocess
+import sys
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -157,3 +160,42 @@ def test_load_refuses_a_model_that_does_not_fit(
     with pytest.raises(ModelError, match=r"needs about .* but only 100 MB is free"):
         engine.load(text_model, mmproj, small_settings())
     assert engine.worker_pid is None  # refused before any process started
+
+
+def test_worker_exits_when_the_viewer_process_is_killed(tmp_path: Path) -> None:
+    """A killed viewer must not leave a worker holding the model in memory."""
+    script = tmp_path / "viewer.py"
+    script.write_text(
+        "import sys, time\n"
+        "from ecgviewer.core.inference.runtime import ModelRuntime\n"
+        "from ecgviewer.core.paths import app_paths\n"
+        "from ecgviewer.core.settings import ModelSettings\n"
+        "from tests.support import models\n"
+        "if __name__ == '__main__':\n"
+        "    r = ModelRuntime(app_paths().ensure())\n"
+        "    r.load(models.text_model_path(), models.projector_path(),\n"
+        "           ModelSettings(n_ctx=512, n_threads=1))\n"
+        "    print(r.worker_pid, flush=True)\n"
+        "    time.sleep(600)\n"
+    )
+    viewer = subprocess.Popen(
+        [sys.executable, str(script)], cwd=Path(__file__).resolve().parents[2],
+        env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])},
+        stdout=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    assert viewer.stdout is not None
+    worker = int(viewer.stdout.readline())
+    viewer.kill()
+    viewer.wait()
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline and _alive(worker):
+        time.sleep(0.2)
+    assert not _alive(worker)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii") as handle:
+            return handle.read().split()[2] != "Z"  # a zombie has exited
+    except FileNotFoundError:
+        return False

@@ -47,6 +47,7 @@ class CancelFlag:
 def run_worker(conn: Connection, cancel_value: Any, log_dir: str | None) -> None:
     """Process entry point: serve requests until "shutdown" or the pipe closes."""
     _setup_worker_logging(log_dir)
+    exit_with_parent()
     lower_priority()
     flag = CancelFlag(cancel_value)
     server = _Server(conn, flag)
@@ -54,6 +55,28 @@ def run_worker(conn: Connection, cancel_value: Any, log_dir: str | None) -> None
         server.serve()
     finally:
         server.close()
+
+
+def exit_with_parent() -> None:
+    """End this process as soon as the viewer's process is gone, even mid-computation.
+
+    A worker busy inside llama.cpp only sees a closed pipe when it next sends;
+    a killed viewer would otherwise leave it running for minutes with gigabytes
+    of model in memory.
+    """
+    import multiprocessing
+    import threading
+    from multiprocessing.connection import wait
+
+    parent = multiprocessing.parent_process()
+    if parent is None:
+        return
+
+    def watch() -> None:
+        wait([parent.sentinel])
+        os._exit(0)
+
+    threading.Thread(target=watch, name="parent-watch", daemon=True).start()
 
 
 def lower_priority() -> None:
