@@ -78,13 +78,15 @@ def _pair(args: argparse.Namespace, settings: ModelSettings) -> tuple[Path, Path
 
 def run(args: argparse.Namespace) -> int:
     paths = app_paths().ensure()
-    settings = _model_settings(args, load_settings(paths).model)
+    stored = load_settings(paths)
+    settings = _model_settings(args, stored.model)
     question = args.prompt or preset(args.preset or DEFAULT_PRESET.key).text
     if not question.strip():
         raise InputError("The question is empty.")
     prepared = _prepare_image(args)  # bad input fails fast, before the model loads
     text_path, mmproj_path = _pair(args, settings)
     runtime = ModelRuntime(paths)
+    runtime.prefix_cache_bytes = stored.prefix_cache_mb * 1024 * 1024
     try:
         loaded = runtime.load(text_path, mmproj_path, settings)
         if not loaded.provenance.is_ecg_model:
