@@ -37,6 +37,7 @@ from ecgviewer.core.workspace import OpenCase, open_case
 from ecgviewer.gui.ecg_view import EcgView
 from ecgviewer.gui.edit_bar import EditBar
 from ecgviewer.gui.errors import present_error
+from ecgviewer.gui.evaluate_dialog import EvaluateDialog
 from ecgviewer.gui.exporting import export_pdf, print_case
 from ecgviewer.gui.history_panel import HistoryPanel, show_recovery_notice
 from ecgviewer.gui.history_recorder import HistoryRecorder
@@ -73,6 +74,7 @@ class MainWindow(QMainWindow):
         self._current: OpenCase | None = None
         self._view_mode = 1
         self._pending_opens = 0
+        self._evaluate_dialog: EvaluateDialog | None = None
         self._ui_state = QSettings(str(paths.config_dir / "window.ini"), QSettings.Format.IniFormat)
         self.model = ModelThread(paths)
         self.model.owner.runtime.prefix_cache_bytes = settings.prefix_cache_mb * 1024 * 1024
@@ -309,6 +311,22 @@ class MainWindow(QMainWindow):
     def show_model_dialog(self, dropped: list[Path] | None = None) -> None:
         self.model_control.show_dialog(dropped)
 
+    def show_evaluate_dialog(self) -> None:
+        """Model > Evaluate on a labelled set: one non-modal dialog, raised if already open."""
+        dialog = self._evaluate_dialog
+        if dialog is None:
+            dialog = EvaluateDialog(self.settings.model, self, page_size=self.settings.page_size,
+                                    reading=self.reading)  # fmt: skip
+            dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+            dialog.finished.connect(self._on_evaluate_dialog_finished)
+            self._evaluate_dialog = dialog
+        dialog.show()
+        dialog.raise_()
+        dialog.activateWindow()
+
+    def _on_evaluate_dialog_finished(self, _result: int) -> None:
+        self._evaluate_dialog = None
+
     # -- notes, export, print, about --------------------------------------------------------
     def _on_panel_notes_edited(self, text: str) -> None:
         if self._current is not None:
@@ -355,6 +373,8 @@ class MainWindow(QMainWindow):
         self._ui_state.sync()
         self.save_settings()
         self.reading.stop()
+        if self._evaluate_dialog is not None:  # stops a run and closes its model worker
+            self._evaluate_dialog.shutdown()
         self.model.stop()
         self.history.close()  # writes what is pending; a streaming answer reads "interrupted"
         event.accept()

@@ -46,6 +46,8 @@ def build_menus(window: MainWindow) -> None:
     add_action(model, "&Interpret", window.interpret_from_menu, "Ctrl+Return")
     add_action(model, "&Stop", window.reading.stop, "Esc")
     add_action(model, "&Unload model", window.model.owner.unload_requested.emit)
+    model.addSeparator()
+    add_action(model, "&Evaluate on a labelled set...", window.show_evaluate_dialog)
     help_menu = bar.addMenu("&Help")
     add_action(help_menu, "&About ECG Viewer", window.show_about, None,
                QAction.MenuRole.AboutRole)  # fmt: skip

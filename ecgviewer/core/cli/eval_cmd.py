@@ -15,23 +15,15 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from dataclasses import replace
 from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
-from ecgviewer import __version__
-from ecgviewer.core.case import now_iso
+from ecgviewer.core.evaluation.session import DEFAULT_MAX_TOKENS, DEFAULT_SEED
 from ecgviewer.core.evaluation.tasks import TASKS
 
 if TYPE_CHECKING:  # numpy and reportlab load only for the eval commands
-    from ecgviewer.core.evaluation.datasets import EvalItem
     from ecgviewer.core.evaluation.results_io import ResultRow
-    from ecgviewer.core.evaluation.runner import AnswerFn, RunSummary
-    from ecgviewer.core.evaluation.scores import ScoreReport
-
-DEFAULT_SEED = 42
-DEFAULT_MAX_TOKENS = 1024  # ECGBench: up to 1,024 new tokens
 
 
 def register(commands: argparse._SubParsersAction) -> None:
@@ -121,25 +113,11 @@ def _add_report(actions: argparse._SubParsersAction) -> None:
 def run_command(args: argparse.Namespace) -> int:
     """Answer the set's questions with the model, appending to --out; then print the score."""
     from ecgviewer.core.errors import InputError
-    from ecgviewer.core.evaluation import model_answers
-    from ecgviewer.core.evaluation.datasets import load_dataset
-    from ecgviewer.core.evaluation.runner import check_output, write_run_meta
-    from ecgviewer.core.evaluation.scoring import check_gold
+    from ecgviewer.core.evaluation.session import run_evaluation
     from ecgviewer.core.evaluation.text_output import format_run_summary
 
-    if args.limit is not None and args.limit < 1:
-        raise InputError("--limit must be at least 1.")
-    items = load_dataset(args.dataset, image_root=args.image_root, exclude=(args.out,))
-    for warning in check_gold(items, args.task):
-        print(f"ecgviewer: warning: {warning}", file=sys.stderr)
-    model_id = args.model.stem
-    check_output(args.out, resume=args.resume, model_id=model_id)  # before the slow model load
-    answer_fn = model_answers.make_answer_fn(args)
-    try:
-        write_run_meta(args.out, _run_meta(args, model_id, model_answers.describe_model(args)))
-        summary = _run_items(items, answer_fn, args, model_id)
-    finally:
-        _close(answer_fn)
+    with TerminalProgress() as progress:
+        summary = run_evaluation(args, progress=progress, warn=_warn)
     print(format_run_summary(summary))
     if summary.already_done + summary.written:
         print()
@@ -150,42 +128,8 @@ def run_command(args: argparse.Namespace) -> int:
     return 0
 
 
-def _run_items(
-    items: list[EvalItem], answer_fn: AnswerFn, args: argparse.Namespace, model_id: str
-) -> RunSummary:
-    from ecgviewer.core.evaluation.runner import run_eval
-
-    with TerminalProgress() as progress:
-        return run_eval(
-            items,
-            answer_fn,
-            args.out,
-            model_id=model_id,
-            resume=args.resume,
-            limit=args.limit,
-            progress=progress,
-        )
-
-
-def _run_meta(
-    args: argparse.Namespace, model_id: str, provenance: dict[str, Any]
-) -> dict[str, Any]:
-    return {
-        "schema": 1,
-        "task": args.task,
-        "dataset": str(args.dataset),
-        "model_id": model_id,
-        "provenance": provenance,
-        "decoding": {"temperature": 0.0, "seed": args.seed, "max_tokens": args.max_tokens},
-        "ecgviewer_version": __version__,
-        "sessions": [{"started_at": now_iso(), "resume": args.resume, "limit": args.limit}],
-    }
-
-
-def _close(answer_fn: object) -> None:
-    close = getattr(answer_fn, "close", None)
-    if callable(close):
-        close()
+def _warn(warning: str) -> None:
+    print(f"ecgviewer: warning: {warning}", file=sys.stderr)
 
 
 class TerminalProgress:
@@ -235,48 +179,24 @@ def score_command(args: argparse.Namespace) -> int:
 def _print_score(
     results: Path, task: str, *, as_json: bool, dataset: Path | None, items: bool = False
 ) -> None:
+    from ecgviewer.core.evaluation.session import score_file
     from ecgviewer.core.evaluation.text_output import format_score
 
-    report = _scored(results, task, dataset)
+    report = score_file(results, task, dataset)
     if as_json:
         print(json.dumps(report.to_json(include_items=items), indent=2, ensure_ascii=False))
     else:
         print(format_score(report))
 
 
-def _scored(results: Path, task: str, dataset: Path | None) -> ScoreReport:
-    from ecgviewer.core.evaluation.scoring import score_results
-
-    rows, notes = _rows(results, dataset)
-    report = score_results(rows, task)
-    return replace(report, notes=report.notes + tuple(notes))
-
-
-def _rows(results: Path, dataset: Path | None) -> tuple[list[ResultRow], list[str]]:
-    from ecgviewer.core.evaluation.datasets import load_dataset
-    from ecgviewer.core.evaluation.results_io import read_results
-    from ecgviewer.core.evaluation.scoring import attach_gold
-
-    read = read_results(results)
-    rows = list(read.rows)
-    if dataset is not None:
-        rows = attach_gold(rows, load_dataset(dataset, check_images=False))
-    notes = []
-    if read.truncated_tail:
-        notes.append(
-            f"{results.name}: the incomplete last line (an interrupted or unfinished run) "
-            "was skipped."
-        )
-    return rows, notes
-
-
 def compare_command(args: argparse.Namespace) -> int:
     """Print two runs side by side and every question they read differently."""
     from ecgviewer.core.evaluation.compare import compare_runs
+    from ecgviewer.core.evaluation.session import read_rows
     from ecgviewer.core.evaluation.text_output import format_comparison
 
-    rows_a, _ = _rows(args.first, args.dataset)
-    rows_b, _ = _rows(args.second, args.dataset)
+    rows_a, _ = read_rows(args.first, args.dataset)
+    rows_b, _ = read_rows(args.second, args.dataset)
     comparison = compare_runs(
         rows_a,
         rows_b,
@@ -298,21 +218,10 @@ def _run_name(path: Path, rows: list[ResultRow]) -> str:
 
 def report_command(args: argparse.Namespace) -> int:
     """Write the PDF report of a scored run, with the provenance recorded beside it."""
-    from ecgviewer.core.evaluation.report import write_eval_report
-    from ecgviewer.core.evaluation.runner import read_run_meta
+    from ecgviewer.core.evaluation.session import write_report
 
-    report = _scored(args.results, args.task, args.dataset)
-    rows, _ = _rows(args.results, args.dataset)
-    provenance = read_run_meta(args.results) or {
-        "model_id": ", ".join(sorted({row.model_id for row in rows if row.model_id})) or "unknown",
-        "note": "no run description found beside the results file",
-    }
-    path = write_eval_report(
-        report,
-        args.out,
-        results_path=args.results,
-        provenance=provenance,
-        page_size=args.page_size,
+    path = write_report(
+        args.results, args.task, args.out, page_size=args.page_size, dataset=args.dataset
     )
     print(f"Report written: {path}")
     return 0

@@ -64,6 +64,10 @@ class RuntimeAnswers:
                 return "".join(parts), dict(event.times)
         raise ModelError("The model stopped without finishing the answer.")
 
+    def cancel(self) -> None:
+        """Stop the answer in progress at its next token (it raises `Cancelled`). Any thread."""
+        self._runtime.cancel()
+
     def close(self) -> None:
         self._runtime.close()
 
