@@ -19,6 +19,7 @@ from ecgviewer.core.settings import Settings, load_settings, save_settings
 from ecgviewer.gui.errors import install_excepthook
 from ecgviewer.gui.first_run import DisclaimerDialog
 from ecgviewer.gui.main_window import MainWindow
+from ecgviewer.gui.tasks import wait_for_tasks
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +52,8 @@ def create_application(argv: list[str]) -> QApplication:
     app.setApplicationName("ECG Viewer")
     app.setOrganizationName("ECGViewer")
     app.setApplicationVersion(__version__)
+    app.setDesktopFileName("ecgviewer")  # Wayland matches the window to ecgviewer.desktop
+    app.aboutToQuit.connect(lambda: wait_for_tasks(5000))  # no job may outlive the app
     app.setStyle("Fusion")
     apply_palette(app)
     QGuiApplication.styleHints().colorSchemeChanged.connect(lambda _: apply_palette(app))

@@ -12,6 +12,7 @@ import sys
 import traceback
 from types import TracebackType
 
+from PySide6.QtCore import QThread
 from PySide6.QtWidgets import QApplication, QMessageBox, QWidget
 
 from ecgviewer.core.errors import Cancelled, EcgViewerError
@@ -64,6 +65,12 @@ def install_excepthook() -> None:
     def hook(kind: type[BaseException], error: BaseException, tb: TracebackType | None) -> None:
         if issubclass(kind, KeyboardInterrupt):
             sys.__excepthook__(kind, error, tb)
+            return
+        app = QApplication.instance()
+        if app is None or QThread.currentThread() is not app.thread():
+            # a pool thread, or the app is shutting down: no widget may be made here
+            log.error("unexpected error off the GUI thread: %s", kind.__name__,
+                      exc_info=(kind, error, tb))  # fmt: skip
             return
         _present_bug(QApplication.activeWindow(), kind, error, tb)
 

@@ -66,8 +66,8 @@ class InferenceClient:
     def __init__(self, log_dir: str | None = None) -> None:
         self._log_dir = log_dir
         self._context = multiprocessing.get_context("spawn")
-        self._cancel_value = self._context.Value("q", 0)
-        self._flag = CancelFlag(self._cancel_value)
+        self._cancel_value: Any = None  # made with the first worker: it starts a helper process
+        self._flag: CancelFlag | None = None
         self._process: Any = None
         self._conn: Connection | None = None
         self._next_id = 0
@@ -78,6 +78,9 @@ class InferenceClient:
         if self._process is not None and self._process.is_alive() and self._conn is not None:
             return self._conn
         self._discard_process()
+        if self._cancel_value is None:
+            self._cancel_value = self._context.Value("q", 0)
+            self._flag = CancelFlag(self._cancel_value)
         parent, child = self._context.Pipe(duplex=True)
         self._process = self._context.Process(
             target=run_worker,
@@ -107,7 +110,7 @@ class InferenceClient:
         """Stop any request, ask the worker to free the model and exit, then reap it."""
         if self._process is None:
             return
-        self._flag.cancel_through(self._next_id)
+        self.cancel()
         try:
             if self._conn is not None and self._process.is_alive():
                 self._conn.send({"op": "shutdown"})
@@ -123,7 +126,8 @@ class InferenceClient:
 
     def cancel(self) -> None:
         """Stop the current request at its next token. Safe from any thread."""
-        self._flag.cancel_through(self._next_id)
+        if self._flag is not None:  # no worker yet: nothing to stop
+            self._flag.cancel_through(self._next_id)
 
     def load(self, spec: LoadSpec) -> dict[str, Any]:
         """Load the pair in the worker; blocks; raises ModelError / EngineCrashError."""

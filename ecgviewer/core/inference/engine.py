@@ -357,6 +357,7 @@ class Engine:
         self._eval_cancellable(tokens)
         self._kv_matches_text = True
         times.question_prefill_ms = _ms(start)
+        times.extra.update(question_tokens=len(tokens), context_tokens=self._llama.n_tokens)
         answer: list[str] = []
         stop = self._decode(
             max_tokens=max_tokens, temperature=temperature, seed=seed, times=times,
@@ -378,10 +379,12 @@ class Engine:
 
             marker = mtmd.mtmd_default_marker().decode("utf-8")
             full = self._renderer.render(build_messages(marker, history, question))
-            anchor = self._fed_text.rstrip()
+            # Continue only if the KV cache holds exactly what the template renders for
+            # this history (it trims answers, so an answer with leading or trailing
+            # whitespace is replayed): a continued and a replayed conversation are the same.
             continuing = self._kv_matches_text and history == self._history
-            if continuing and full.startswith(anchor):
-                text = full[len(anchor) :]
+            if continuing and full.startswith(self._fed_text):
+                text = full[len(self._fed_text) :]
             else:  # another branch of the conversation: replay it after the image
                 self._restore_prefix()
                 assert self._prefix is not None

@@ -225,7 +225,8 @@ class ModelRuntime:
                 times.decode_ms = event.times.get("decode_ms")
                 times.decode_tokens = int(event.times.get("decode_tokens", 0))
                 times.total_ms = (time.perf_counter() - start) * 1000.0
-                yield Finished(event.request_id, event.stop_reason, times.to_json())
+                summary = times.to_json() | dict(event.times.get("extra", {}))
+                yield Finished(event.request_id, event.stop_reason, summary)
                 continue
             yield event
 
