@@ -12,7 +12,6 @@ called from the GUI process. The steps are separate so the app controls them:
 
 from __future__ import annotations
 
-import base64
 import codecs
 import ctypes
 import logging
@@ -24,11 +23,11 @@ from typing import Any
 
 from ecgviewer.core.errors import Cancelled, ModelError
 from ecgviewer.core.inference.chat import (
-    GEMMA3_FALLBACK_TEMPLATE,
     Exchange,
     PromptRenderer,
     build_messages,
 )
+from ecgviewer.core.inference.handler import make_handler_class, silence_native_logs
 from ecgviewer.core.inference.prefix_cache import Prefix, PrefixCache, prefix_key
 
 log = logging.getLogger(__name__)
@@ -67,47 +66,6 @@ class StepTimes:
 
 def _ms(start: float) -> float:
     return (time.perf_counter() - start) * 1000.0
-
-
-def _make_handler_class() -> type:
-    from llama_cpp.llama_chat_format import MTMDChatHandler
-
-    class EcgChatHandler(MTMDChatHandler):
-        """MTMDChatHandler that falls back to Gemma 3's template and never fetches a URL."""
-
-        fallback_used = False
-
-        def _get_chat_template(self, llama_model: Any) -> str:
-            template = llama_model.metadata.get("tokenizer.chat_template")
-            if isinstance(template, str) and template:
-                return template
-            self.fallback_used = True
-            return GEMMA3_FALLBACK_TEMPLATE
-
-        @staticmethod
-        def _load_image(image_url: str) -> bytes:
-            # Offline by construction: only in-memory images, never a network fetch.
-            if not image_url.startswith("data:"):
-                raise ValueError("only in-memory (data:) images are accepted")
-            return base64.b64decode(image_url.split(",", 1)[1])
-
-    return EcgChatHandler
-
-
-_SILENT_LOG: Any = None
-
-
-def silence_native_logs() -> None:
-    """Drop llama.cpp / mtmd log lines: mtmd echoes prompt text, which may hold patient data."""
-    global _SILENT_LOG  # noqa: PLW0603 - the ctypes callback must outlive every call
-    import llama_cpp
-    import llama_cpp.mtmd_cpp as mtmd
-
-    if _SILENT_LOG is None:
-        _SILENT_LOG = llama_cpp.llama_log_callback(lambda level, text, data: None)
-    llama_cpp.llama_log_set(_SILENT_LOG, ctypes.c_void_p(0))
-    mtmd.mtmd_log_set(_SILENT_LOG, ctypes.c_void_p(0))
-    mtmd.mtmd_helper_log_set(_SILENT_LOG, ctypes.c_void_p(0))
 
 
 class Engine:
@@ -155,7 +113,7 @@ class Engine:
     def _build(self, n_gpu_layers: int) -> Any:
         from llama_cpp import Llama
 
-        handler_class = _make_handler_class()
+        handler_class = make_handler_class()
         self._handler = handler_class(
             clip_model_path=self.spec.mmproj_path, verbose=False, use_gpu=n_gpu_layers != 0
         )

@@ -1,0 +1,54 @@
+"""llama-cpp-python's multimodal handler, adapted, and its native logging silenced.
+
+Used inside the inference worker process only.
+"""
+
+from __future__ import annotations
+
+import base64
+import ctypes
+from typing import Any
+
+from ecgviewer.core.inference.chat import GEMMA3_FALLBACK_TEMPLATE
+
+
+def make_handler_class() -> type:
+    """The MTMDChatHandler subclass the engine uses (llama_cpp is imported only here)."""
+    from llama_cpp.llama_chat_format import MTMDChatHandler
+
+    class EcgChatHandler(MTMDChatHandler):
+        """MTMDChatHandler that falls back to Gemma 3's template and never fetches a URL."""
+
+        fallback_used = False
+
+        def _get_chat_template(self, llama_model: Any) -> str:
+            template = llama_model.metadata.get("tokenizer.chat_template")
+            if isinstance(template, str) and template:
+                return template
+            self.fallback_used = True
+            return GEMMA3_FALLBACK_TEMPLATE
+
+        @staticmethod
+        def _load_image(image_url: str) -> bytes:
+            # Offline by construction: only in-memory images, never a network fetch.
+            if not image_url.startswith("data:"):
+                raise ValueError("only in-memory (data:) images are accepted")
+            return base64.b64decode(image_url.split(",", 1)[1])
+
+    return EcgChatHandler
+
+
+_SILENT_LOG: Any = None
+
+
+def silence_native_logs() -> None:
+    """Drop llama.cpp / mtmd log lines: mtmd echoes prompt text, which may hold patient data."""
+    global _SILENT_LOG  # noqa: PLW0603 - the ctypes callback must outlive every call
+    import llama_cpp
+    import llama_cpp.mtmd_cpp as mtmd
+
+    if _SILENT_LOG is None:
+        _SILENT_LOG = llama_cpp.llama_log_callback(lambda level, text, data: None)
+    llama_cpp.llama_log_set(_SILENT_LOG, ctypes.c_void_p(0))
+    mtmd.mtmd_log_set(_SILENT_LOG, ctypes.c_void_p(0))
+    mtmd.mtmd_helper_log_set(_SILENT_LOG, ctypes.c_void_p(0))
