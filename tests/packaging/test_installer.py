@@ -14,6 +14,7 @@ order: install, use, then uninstall and check that nothing is left behind.
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import re
@@ -23,8 +24,20 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from types import ModuleType
 
 import pytest
+
+
+def startup_time() -> ModuleType:
+    """packaging/linux/startup_time.py (a script, not a package), loaded by path."""
+    path = Path(__file__).resolve().parents[2] / "packaging" / "linux" / "startup_time.py"
+    spec = importlib.util.spec_from_file_location("startup_time", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
 
 REPO = Path(__file__).resolve().parents[2]
 SAMPLE = REPO / "resources" / "samples" / "sample-ecg.png"
@@ -175,19 +188,8 @@ def xvfb() -> Iterator[str]:
     for tool in ("Xvfb", "xdotool", "import"):
         if shutil.which(tool) is None:
             pytest.skip(f"{tool} not installed (apt-get install xvfb xdotool imagemagick)")
-    read, write = os.pipe()
-    server = subprocess.Popen(
-        ["Xvfb", "-displayfd", str(write), "-screen", "0", "1600x1000x24", "-nolisten", "tcp"],
-        pass_fds=(write,),
-    )
-    os.close(write)
-    with os.fdopen(read) as handle:
-        display = ":" + handle.readline().strip()
-    try:
+    with startup_time().xvfb() as display:  # the same helper the start-time measurement uses
         yield display
-    finally:
-        server.terminate()
-        server.wait(timeout=10)
 
 
 def test_installed_app_shows_its_window_with_an_ecg(
