@@ -7,6 +7,7 @@ preview and the case's recorded steps all follow.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from PySide6.QtCore import Qt
@@ -164,14 +165,14 @@ class EditBar(QToolBar):
         self._edit(lambda image: image.with_rotation(angle))
 
     # -- running an edit ------------------------------------------------------------
-    def _edit(self, change: object) -> None:
+    def _edit(self, change: Callable[[EcgImage], EcgImage]) -> None:
         case = self._case
         if case is None:
             return
         self._window.statusBar().showMessage("Applying edit...")
 
         def work() -> OpenCase:
-            updated = case.with_image(change(case.image))  # type: ignore[operator]
+            updated = case.with_image(change(case.image))
             updated.model_png()  # encode the model input off the GUI thread too
             return updated
 

@@ -14,8 +14,17 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import cast
 
-from ecgviewer.core.case import DecodingSettings, ModelIdentity, Provenance, Timings, Turn, now_iso
+from ecgviewer.core.case import (
+    DecodingSettings,
+    ModelIdentity,
+    Provenance,
+    StopReason,
+    Timings,
+    Turn,
+    now_iso,
+)
 from ecgviewer.core.errors import EngineCrashError, ModelError
 from ecgviewer.core.inference import memory
 from ecgviewer.core.inference.client import (
@@ -254,11 +263,13 @@ class ModelRuntime:
     def make_turn(self, question: str, answer: str, finished: Finished | None,
                   preset_key: str = "") -> Turn:  # fmt: skip
         """The record of one answer, with everything that produced it."""
-        loaded = self._require_loaded() if self._loaded else None
+        loaded = self._loaded
         timings = Timings.from_json(finished.times) if finished else Timings()
-        stop = finished.stop_reason if finished else "failed"
+        stop: StopReason = "failed"
+        if finished is not None and finished.stop_reason in ("eos", "length", "cancelled"):
+            stop = cast(StopReason, finished.stop_reason)
         return Turn(
-            question=question, answer=answer, stop_reason=stop,  # type: ignore[arg-type]
+            question=question, answer=answer, stop_reason=stop,
             prompt_preset=preset_key, prompt_version=PROMPTS_VERSION, started_at=now_iso(),
             timings=timings,
             provenance=loaded.provenance if loaded else None,
