@@ -18,6 +18,8 @@ SUPPORTED_VERSIONS = (2, 3)
 DEFAULT_ALIGNMENT = 32
 _MAX_STRING = 1 << 26  # a sane bound: a key or value longer than 64 MB means garbage
 _MAX_COUNT = 1 << 28
+_KEPT_ARRAY = 1024  # longer arrays (the vocabulary, 262,144 strings) are skipped, not decoded
+_CHUNK = 1 << 20
 
 _SCALARS: dict[int, str] = {
     0: "<B", 1: "<b", 2: "<H", 3: "<h", 4: "<I", 5: "<i", 6: "<f", 7: "<?",
@@ -42,6 +44,18 @@ GGML_TYPE_NAMES: dict[int, str] = {
     26: "I32", 27: "I64", 28: "F64", 29: "IQ1_M", 30: "BF16", 34: "TQ1_0",
     35: "TQ2_0", 39: "MXFP4",
 }  # fmt: skip
+
+
+@dataclass(frozen=True)
+class SkippedArray:
+    """A long metadata array that was stepped over: nothing here needs its items.
+
+    Decoding Gemma's 262,144 vocabulary strings in Python took over a second,
+    holding the interpreter lock in a background thread while the window waited.
+    """
+
+    item_kind: int
+    count: int
 
 
 class GgufFormatError(ValueError):
@@ -90,8 +104,9 @@ class GgufHeader:
 
 
 class _Reader:
-    def __init__(self, handle: BinaryIO) -> None:
+    def __init__(self, handle: BinaryIO, size: int) -> None:
         self.handle = handle
+        self.size = size
 
     def take(self, size: int) -> bytes:
         data = self.handle.read(size)
@@ -118,15 +133,45 @@ class _Reader:
             item_kind, count = self.scalar(4), self.scalar(10)
             if count > _MAX_COUNT:
                 raise GgufFormatError("corrupt", f"an array of {count} items in the header")
+            if count > _KEPT_ARRAY and item_kind in _SCALARS:
+                self.skip(count * struct.calcsize(_SCALARS[item_kind]))
+                return SkippedArray(item_kind, count)
+            if count > _KEPT_ARRAY and item_kind == _STRING:
+                self.skip_strings(count)
+                return SkippedArray(item_kind, count)
             return [self.value(item_kind) for _ in range(count)]
         raise GgufFormatError("corrupt", f"unknown metadata value type {kind}")
+
+    def skip(self, size: int) -> None:
+        if self.handle.tell() + size > self.size:
+            raise GgufFormatError("truncated", "the file ends inside its header")
+        self.handle.seek(size, 1)
+
+    def skip_strings(self, count: int) -> None:
+        """Step over `count` length-prefixed strings, reading the file in large chunks."""
+        buffer, pos = b"", 0
+        while count:
+            end = pos + 8
+            if end <= len(buffer):
+                (length,) = struct.unpack_from("<Q", buffer, pos)
+                if length > _MAX_STRING:
+                    raise GgufFormatError("corrupt", f"a string of {length} bytes in the header")
+                end += length
+            if end > len(buffer):  # the next string is not all in the buffer: read on
+                more = self.handle.read(max(_CHUNK, end - len(buffer)))
+                if not more:
+                    raise GgufFormatError("truncated", "the file ends inside its header")
+                buffer, pos = buffer[pos:] + more, 0
+                continue
+            pos, count = end, count - 1
+        self.handle.seek(pos - len(buffer), 1)  # give back what was read past the array
 
 
 def read_header(path: Path) -> GgufHeader:
     """Parse the header of `path`; raises OSError or GgufFormatError."""
     size = path.stat().st_size
     with path.open("rb") as raw:
-        reader = _Reader(raw)
+        reader = _Reader(raw, size)
         if size < 24 or reader.take(4) != GGUF_MAGIC:
             raise GgufFormatError("not_gguf", "the file does not start with the GGUF magic")
         version = reader.scalar(4)

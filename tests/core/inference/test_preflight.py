@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from ecgviewer.core.errors import ModelError
-from ecgviewer.core.inference.gguf_header import GgufFormatError, read_header
+from ecgviewer.core.inference.gguf_header import GgufFormatError, SkippedArray, read_header
 from ecgviewer.core.inference.preflight import check_pair
 from tests.support.models import write_tiny_projector
 
@@ -122,3 +122,45 @@ def test_header_reader_rejects_absurd_counts(tmp_path: Path) -> None:
     with pytest.raises(GgufFormatError) as info:
         read_header(junk)
     assert info.value.reason == "corrupt"
+
+
+def write_with_vocabulary(path: Path, count: int) -> Path:
+    """A header with a long string array before the keys that matter, like a real vocabulary."""
+    import gguf
+    import numpy as np
+
+    writer = gguf.GGUFWriter(str(path), "gemma3")
+    writer.add_array("tokenizer.ggml.tokens", [f"tok{i}" * (i % 7 + 1) for i in range(count)])
+    writer.add_array("tokenizer.ggml.scores", [float(i) for i in range(count)])
+    writer.add_uint32("gemma3.block_count", 34)
+    writer.add_array("clip.vision.image_mean", [0.5, 0.5, 0.5])
+    writer.add_tensor("token_embd.weight", np.zeros((8, 64), np.float32))
+    writer.add_tensor("output_norm.weight", np.zeros(64, np.float32))
+    writer.write_header_to_file()
+    writer.write_kv_data_to_file()
+    writer.write_tensors_to_file()
+    writer.close()
+    return path
+
+
+def test_long_arrays_are_stepped_over_exactly(tmp_path: Path) -> None:
+    import gguf
+
+    path = write_with_vocabulary(tmp_path / "vocab.gguf", 5000)
+    header = read_header(path)
+    assert header.get("tokenizer.ggml.tokens") == SkippedArray(item_kind=8, count=5000)
+    assert header.get("tokenizer.ggml.scores") == SkippedArray(item_kind=6, count=5000)
+    assert header.get("gemma3.block_count") == 34  # what follows the arrays is read correctly
+    assert header.get("clip.vision.image_mean") == [0.5, 0.5, 0.5]  # short arrays are kept
+    reference = gguf.GGUFReader(str(path))
+    assert header.data_offset == reference.data_offset
+    assert [t.name for t in header.tensors] == [t.name for t in reference.tensors]
+
+
+def test_a_file_cut_inside_a_long_array_is_truncated(tmp_path: Path) -> None:
+    path = write_with_vocabulary(tmp_path / "vocab.gguf", 5000)
+    cut = tmp_path / "cut.gguf"
+    cut.write_bytes(path.read_bytes()[:20_000])  # inside the token strings
+    with pytest.raises(GgufFormatError) as info:
+        read_header(cut)
+    assert info.value.reason == "truncated"
