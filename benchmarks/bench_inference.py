@@ -120,9 +120,9 @@ def main() -> int:
         args.model, args.mmproj = models.text_model_path(), models.projector_path()
     os.environ["ECGVIEWER_HOME"] = tempfile.mkdtemp()
     pngs = images(args.runs)
-    settings = ModelSettings(n_ctx=args.ctx, n_threads=args.threads, max_tokens=args.max_tokens)
+    settings = ModelSettings(n_ctx=args.ctx, n_threads=args.threads, max_tokens=args.max_tokens,
+                             prefix_cache_mb=0)  # fmt: skip
     runtime = ModelRuntime(app_paths().ensure())
-    runtime.prefix_cache_bytes = 0
     runtime.load(args.model, args.mmproj, settings)
     list(runtime.interpret(pngs[-1], PROMPT, max_tokens=4))  # same warm start as the bare path
     app = [app_run(runtime, png, args.max_tokens) for png in pngs[: args.runs]]

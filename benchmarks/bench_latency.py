@@ -70,9 +70,9 @@ def progress(message: str) -> None:
 
 
 def app_numbers(args: argparse.Namespace, pngs: list[bytes]) -> dict[str, list[float]]:
-    settings = ModelSettings(n_ctx=4096, n_threads=args.threads, max_tokens=args.max_tokens)
+    settings = ModelSettings(n_ctx=4096, n_threads=args.threads, max_tokens=args.max_tokens,
+                             prefix_cache_mb=0)  # fmt: skip
     runtime = ModelRuntime(app_paths().ensure())
-    runtime.prefix_cache_bytes = 0
     runtime.load(args.model, args.mmproj, settings)
     progress("app: model loaded")
     numbers: dict[str, list[float]] = {"cold": [], "warm": [], "follow": [], "tps": []}

@@ -48,6 +48,11 @@ class AppPaths:
         return self.cache_dir / "sha256-cache.json"
 
     @property
+    def encode_times_file(self) -> Path:
+        """How long the last image read took per model pair (for the countdown)."""
+        return self.cache_dir / "encode-times.json"
+
+    @property
     def prefix_cache_dir(self) -> Path:
         """Saved llama.cpp prefix states; never inside the case database."""
         return self.cache_dir / "prefix-states"

@@ -77,7 +77,6 @@ class MainWindow(QMainWindow):
         self._evaluate_dialog: EvaluateDialog | None = None
         self._ui_state = QSettings(str(paths.config_dir / "window.ini"), QSettings.Format.IniFormat)
         self.model = ModelThread(paths)
-        self.model.owner.runtime.prefix_cache_bytes = settings.prefix_cache_mb * 1024 * 1024
         self._build_central()
         self.reading = ReadingController(self.panel, self.model.owner, self)
         self.reading.status_changed.connect(self._model_status.setText)

@@ -83,12 +83,27 @@ class ModelDialog(QDialog):
         )
         self.flash_box = QCheckBox("Flash attention (faster image reading, less memory)")
         self.flash_box.setChecked(self._settings.flash_attn)
+        self.mmap_box = QCheckBox("Map the model file (loads faster; the OS can reclaim it)")
+        self.mmap_box.setChecked(self._settings.use_mmap)
+        self.repack_box = QCheckBox("Repack weights for this CPU (more memory; measured no faster)")
+        self.repack_box.setChecked(self._settings.repack_weights)
+        self.cache_box = self._spin(
+            0, 1024 * 1024, self._settings.prefix_cache_mb,
+            "Prepared images kept on disk so reopened cases answer at once; 0 = none",
+        )  # fmt: skip
+        self.cache_box.setSingleStep(256)
+        self.cache_box.setSuffix(" MB")
         form.addRow("Threads:", self.threads_box)
         form.addRow("Context length:", self.ctx_box)
         form.addRow("GPU layers:", self.gpu_box)
         form.addRow("Max new tokens:", self.max_tokens_box)
+        form.addRow("Image cache on disk:", self.cache_box)
         form.addRow("", self.flash_box)
+        form.addRow("", self.mmap_box)
+        form.addRow("", self.repack_box)
         self.ctx_box.valueChanged.connect(self._check)
+        self.mmap_box.toggled.connect(self._check)
+        self.repack_box.toggled.connect(self._check)
         return form
 
     def _path_row(self, form: QFormLayout, label: str, value: str) -> QLineEdit:
@@ -146,6 +161,9 @@ class ModelDialog(QDialog):
         settings.n_gpu_layers = self.gpu_box.value()
         settings.max_tokens = self.max_tokens_box.value()
         settings.flash_attn = self.flash_box.isChecked()
+        settings.use_mmap = self.mmap_box.isChecked()
+        settings.repack_weights = self.repack_box.isChecked()
+        settings.prefix_cache_mb = self.cache_box.value()
         return settings
 
     # -- checking in the background -------------------------------------------
@@ -186,7 +204,9 @@ class ModelDialog(QDialog):
             ("Chat template", "built-in Gemma 3 fallback" if provenance.fallback_template
              else "from the GGUF"),
             ("Expected memory", f"about {gib(expected.total)}"
-             + (f" of {gib(free)} free" if free else "")),
+             + (f" of {gib(free)} free" if free else "")
+             + f" (weights {gib(expected.weights)}, projector {gib(expected.projector)}, "
+             f"context {gib(expected.kv_cache)}, working memory {gib(expected.overhead)})"),
         ]  # fmt: skip
         table = "".join(f"<tr><td><b>{k}:</b>&nbsp;</td><td>{v}</td></tr>" for k, v in rows)
         self.facts_label.setText(

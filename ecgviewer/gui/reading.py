@@ -9,17 +9,27 @@ with an old tag (after Stop, or from a case that was closed) is dropped.
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 
 from PySide6.QtCore import QObject, QTimer, Signal
 
 from ecgviewer.core.case import Turn, now_iso
 from ecgviewer.core.errors import EcgViewerError
 from ecgviewer.core.inference.client import Finished
+from ecgviewer.core.inference.encode_times import read_time_ms
 from ecgviewer.core.inference.runtime import LoadedModel
 from ecgviewer.core.workspace import OpenCase
 from ecgviewer.gui.errors import present_error
 from ecgviewer.gui.interpretation_panel import InterpretationPanel
 from ecgviewer.gui.model_owner import ModelOwner
+
+
+def reading_status(elapsed_s: float, estimate_ms: float) -> str:
+    """The status line while an image is read: a countdown when the last read was timed."""
+    left = round(estimate_ms / 1000 - elapsed_s)
+    if estimate_ms > 0 and left >= 1:
+        return f"Reading image... about {left} s left"
+    return f"Reading image... {round(elapsed_s)} s so far"  # first read, or slower than last time
 
 
 class ReadingController(QObject):
@@ -103,10 +113,12 @@ class ReadingController(QObject):
             self._countdown.stop()
             return
         elapsed = time.perf_counter() - self._prepare_started
-        left = max(1, round(self._model.encode_estimate_ms / 1000 - elapsed))
-        self.set_status(f"Reading image... about {left} s left")
+        self.set_status(reading_status(elapsed, self._model.encode_estimate_ms))
 
     def _on_owner_prepared(self, tag: int, times: object) -> None:
+        measured = read_time_ms(times)
+        if self._model is not None and measured > 0:
+            self._model = replace(self._model, encode_estimate_ms=measured)  # the next countdown's
         if tag == self._preparing_tag:
             self._preparing_tag = 0
             self._countdown.stop()

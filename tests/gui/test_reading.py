@@ -17,6 +17,7 @@ from ecgviewer.core.settings import ModelSettings
 from ecgviewer.gui.exporting import write_pdf_in_background
 from ecgviewer.gui.interpretation_panel import NOT_ECG_LABEL
 from ecgviewer.gui.main_window import MainWindow
+from ecgviewer.gui.reading import reading_status
 from tests.gui.conftest import drop_files
 from tests.gui.test_main_window import tilted_scan
 from tests.support import models
@@ -54,9 +55,16 @@ def test_interpret_stream_stop_again_and_export(
 ) -> None:
     drop_files(window, [tilted_scan(tmp_path / "scan.png", 4.0)])
     qtbot.waitUntil(lambda: len(window.cases) == 1, timeout=20_000)
+    statuses: list[str] = []
+    window.reading.status_changed.connect(statuses.append)
+    reading_meter = GapMeter()  # the GUI stays smooth while the worker loads and reads
+    reading_meter.start()
     load_small_model(window, qtbot, max_tokens=300)
     # the image is read speculatively as soon as the model is there
     qtbot.waitUntil(lambda: window.panel.status_label.text().startswith("Ready"), timeout=60_000)
+    reading_meter.timer.stop()
+    assert any(s.startswith("Reading image...") for s in statuses), statuses
+    assert reading_meter.worst < 0.150, f"blocked for {reading_meter.worst * 1000:.0f} ms"
     assert window.panel.draft_label.text() == NOT_ECG_LABEL  # a test model, not an ECG model
 
     meter = GapMeter()
@@ -111,3 +119,9 @@ def test_closing_the_window_while_generating_stops_cleanly(
     assert time.perf_counter() - started < 10
     assert not window.model.thread.isRunning()
     assert window.model.owner.runtime.worker_pid is None  # the worker process is gone
+
+
+def test_reading_status_counts_down_only_with_a_measured_estimate() -> None:
+    assert reading_status(10.2, 52_000.0) == "Reading image... about 42 s left"
+    assert reading_status(3.0, 0.0) == "Reading image... 3 s so far"  # first read: no guess
+    assert reading_status(60.0, 52_000.0) == "Reading image... 60 s so far"  # slower than before

@@ -198,3 +198,57 @@ def _alive(pid: int) -> bool:
             return handle.read().split()[2] != "Z"  # a zombie has exited
     except FileNotFoundError:
         return False
+
+
+def rss_anon_mb(pid: int) -> float:
+    with open(f"/proc/{pid}/status", encoding="ascii") as handle:
+        for line in handle:
+            if line.startswith("RssAnon:"):
+                return int(line.split()[1]) / 1024
+    raise AssertionError("no RssAnon in /proc status")
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+def test_mmap_and_repacking_settings_reach_llama_cpp(
+    text_model: Path, mmproj: Path, ecg_png: bytes
+) -> None:
+    answers: dict[tuple[bool, bool], str] = {}
+    private: dict[tuple[bool, bool], float] = {}
+    for mmap, repack in ((True, False), (False, False), (True, True)):
+        runtime = ModelRuntime(app_paths().ensure())
+        try:
+            settings = small_settings(use_mmap=mmap, repack_weights=repack, prefix_cache_mb=0)
+            runtime.load(text_model, mmproj, settings)
+            answers[mmap, repack] = answer(list(runtime.interpret(ecg_png, "Rate?")))
+            assert runtime.worker_pid is not None
+            private[mmap, repack] = rss_anon_mb(runtime.worker_pid)
+        finally:
+            runtime.close()
+    assert all(answers.values())
+    assert answers[True, False] == answers[False, False]  # same kernels, same answer
+    weights_mb = text_model.stat().st_size / 1024**2
+    # read into private memory instead of mapped; repacked copies are private too
+    assert private[False, False] - private[True, False] > 0.5 * weights_mb
+    # the 270M model's layer matrices (not its big embedding table) are repacked: about 12 MB
+    assert private[True, True] - private[True, False] > 5
+
+
+def test_the_image_read_time_is_remembered_for_the_next_session(
+    text_model: Path, mmproj: Path, ecg_png: bytes
+) -> None:
+    first = ModelRuntime(app_paths().ensure())
+    try:
+        loaded = first.load(text_model, mmproj, small_settings())
+        assert loaded.encode_estimate_ms == 0.0  # never read an image with this pair here
+        list(first.prepare(ecg_png))
+        assert first.loaded is not None and first.loaded.encode_estimate_ms > 0
+    finally:
+        first.close()
+    second = ModelRuntime(app_paths().ensure())
+    try:
+        again = second.load(text_model, mmproj, small_settings())
+        assert again.encode_estimate_ms > 0  # the countdown can start at once
+        other = second.load(text_model, mmproj, small_settings(n_threads=1))
+        assert other.encode_estimate_ms == 0.0  # another thread count is another measurement
+    finally:
+        second.close()

@@ -86,7 +86,6 @@ def run(args: argparse.Namespace) -> int:
     prepared = _prepare_image(args)  # bad input fails fast, before the model loads
     text_path, mmproj_path = _pair(args, settings)
     runtime = ModelRuntime(paths)
-    runtime.prefix_cache_bytes = stored.prefix_cache_mb * 1024 * 1024
     try:
         loaded = runtime.load(text_path, mmproj_path, settings)
         if not loaded.provenance.is_ecg_model:

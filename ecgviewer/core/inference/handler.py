@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import base64
 import ctypes
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from ecgviewer.core.inference.chat import GEMMA3_FALLBACK_TEMPLATE
@@ -52,3 +54,27 @@ def silence_native_logs() -> None:
     llama_cpp.llama_log_set(_SILENT_LOG, ctypes.c_void_p(0))
     mtmd.mtmd_log_set(_SILENT_LOG, ctypes.c_void_p(0))
     mtmd.mtmd_helper_log_set(_SILENT_LOG, ctypes.c_void_p(0))
+
+
+@contextmanager
+def weight_repacking(enabled: bool) -> Iterator[None]:
+    """Load models inside this block with llama.cpp's CPU weight repacking on or off.
+
+    `Llama()` has no argument for it: it takes `llama_model_default_params()` and
+    sets only some fields, so the default is wrapped while the block runs. The
+    worker is single-threaded, so nothing else loads a model meanwhile.
+    """
+    import llama_cpp.llama_cpp as native
+
+    original = native.llama_model_default_params
+
+    def params() -> Any:
+        result = original()
+        result.use_extra_bufts = enabled
+        return result
+
+    native.llama_model_default_params = params
+    try:
+        yield
+    finally:
+        native.llama_model_default_params = original

@@ -12,10 +12,15 @@ import sys
 from dataclasses import dataclass
 
 from ecgviewer.core.errors import ModelError
-from ecgviewer.core.inference.preflight import PairFacts
+from ecgviewer.core.inference.engine import BATCH_TOKENS
+from ecgviewer.core.inference.preflight import PairFacts, TextModelFacts
+from ecgviewer.core.settings import ModelSettings
 
-COMPUTE_OVERHEAD_BYTES = 600 * 1024 * 1024  # llama.cpp compute buffers and the worker process
+# Compute buffers (the vision encoder's, about 0.55 GB at 896 px, dominate) and the
+# worker process itself; measured with benchmarks/bench_memory.py (docs/performance.md).
+COMPUTE_OVERHEAD_BYTES = 700 * 1024 * 1024
 KV_BYTES_PER_VALUE = 2  # f16 K and V cache
+GEMMA3_LAYERS_PER_GLOBAL = 6  # Gemma 3: five sliding-window layers, then one global layer
 
 
 @dataclass(frozen=True)
@@ -32,16 +37,34 @@ class MemoryEstimate:
         return self.weights + self.projector + self.kv_cache + self.overhead
 
 
-def estimate(pair: PairFacts, n_ctx: int) -> MemoryEstimate:
-    """Weights + projector + a full-context KV cache + compute buffers (an upper bound)."""
+def estimate(pair: PairFacts, settings: ModelSettings) -> MemoryEstimate:
+    """Peak resident memory of the worker: weights, projector, KV cache, compute buffers.
+
+    Mapped weights count once; with weight repacking on top of mmap llama.cpp
+    keeps a repacked copy beside the mapped file, so they count twice.
+    """
     text = pair.text
-    per_token = text.block_count * text.head_count_kv * (text.key_length + text.value_length)
+    copies = 2 if settings.use_mmap and settings.repack_weights else 1
     return MemoryEstimate(
-        weights=text.size_bytes,
+        weights=text.size_bytes * copies,
         projector=pair.mmproj.size_bytes,
-        kv_cache=per_token * n_ctx * KV_BYTES_PER_VALUE,
+        kv_cache=kv_cells(text, settings.n_ctx) * kv_bytes_per_cell(text),
         overhead=COMPUTE_OVERHEAD_BYTES,
     )
+
+
+def kv_bytes_per_cell(text: TextModelFacts) -> int:
+    """Bytes of K and V for one token in one layer."""
+    return text.head_count_kv * (text.key_length + text.value_length) * KV_BYTES_PER_VALUE
+
+
+def kv_cells(text: TextModelFacts, n_ctx: int) -> int:
+    """Token cells summed over layers; Gemma 3's sliding-window layers keep only their window."""
+    if text.architecture != "gemma3" or text.sliding_window <= 0:
+        return text.block_count * n_ctx
+    global_layers = text.block_count // GEMMA3_LAYERS_PER_GLOBAL
+    window = min(n_ctx, text.sliding_window + BATCH_TOKENS)
+    return global_layers * n_ctx + (text.block_count - global_layers) * window
 
 
 def available_memory() -> int | None:

@@ -50,6 +50,7 @@ class TextModelFacts:
     key_length: int
     value_length: int
     has_chat_template: bool
+    sliding_window: int = 0  # tokens seen by the local-attention layers; 0 = none
 
 
 @dataclass(frozen=True)
@@ -162,6 +163,7 @@ def inspect_text_model(path: Path) -> TextModelFacts:
         key_length=key_length,
         value_length=int(header.get(prefix + "attention.value_length", 0) or key_length),
         has_chat_template=bool(header.get("tokenizer.chat_template")),
+        sliding_window=int(header.get(prefix + "attention.sliding_window", 0) or 0),
     )
 
 

@@ -35,6 +35,7 @@ from ecgviewer.core.inference.client import (
     Prepared,
     TextDelta,
 )
+from ecgviewer.core.inference.encode_times import EncodeTimes, read_time_ms, timing_key
 from ecgviewer.core.inference.engine import LoadSpec
 from ecgviewer.core.inference.integrity import HashCache, find_known_pair, load_manifest
 from ecgviewer.core.inference.prefix_cache import prefix_key
@@ -59,7 +60,7 @@ class LoadedModel:
     load_ms: float
     gpu_fallback: bool
     decoding: DecodingSettings
-    encode_estimate_ms: float = 0.0  # measured by the warm-up: reading one image
+    encode_estimate_ms: float = 0.0  # last measured image read with these settings; 0 = unknown
 
     @property
     def display_name(self) -> str:
@@ -83,7 +84,8 @@ class ModelRuntime:
         self._loaded: LoadedModel | None = None
         self._spec: LoadSpec | None = None
         self._prepared_key = ""
-        self.prefix_cache_bytes = 2048 * 1024 * 1024  # set from Settings.prefix_cache_mb
+        self._encode_times = EncodeTimes(paths.encode_times_file)
+        self._timing_key = ""
 
     @property
     def loaded(self) -> LoadedModel | None:
@@ -102,7 +104,7 @@ class ModelRuntime:
         report = progress or (lambda stage, fraction: None)
         report("checking", 0.0)
         facts = check_pair(text, mmproj)
-        expected = memory.estimate(facts, settings.n_ctx)
+        expected = memory.estimate(facts, settings)
         memory.check_fits(expected, memory.available_memory())
         total = facts.text.size_bytes + facts.mmproj.size_bytes
         share = facts.text.size_bytes / total
@@ -140,8 +142,9 @@ class ModelRuntime:
             text_path=str(facts.text.path), mmproj_path=str(facts.mmproj.path),
             n_ctx=settings.n_ctx, n_threads=settings.threads(),
             n_gpu_layers=settings.n_gpu_layers, flash_attn=settings.flash_attn, seed=settings.seed,
+            use_mmap=settings.use_mmap, repack=settings.repack_weights,
             cache_dir=str(self._paths.prefix_cache_dir),
-            cache_limit_bytes=self.prefix_cache_bytes,
+            cache_limit_bytes=max(0, settings.prefix_cache_mb) * 1024 * 1024,
         )  # fmt: skip
         self.unload()
         info = self._client.load(spec)
@@ -153,10 +156,13 @@ class ModelRuntime:
             n_gpu_layers=0 if info.get("gpu_fallback") else settings.n_gpu_layers,
             flash_attn=settings.flash_attn,
         )  # fmt: skip
+        self._timing_key = timing_key(
+            provenance.model.sha256, provenance.mmproj.sha256, spec.n_threads,
+            spec.flash_attn, decoding.n_gpu_layers,
+        )  # fmt: skip
         self._loaded = LoadedModel(
             facts, provenance, expected, float(info.get("load_ms", 0.0)),
-            bool(info.get("gpu_fallback")), decoding,
-            float(info.get("warm_up_encode_ms", 0.0)),
+            bool(info.get("gpu_fallback")), decoding, self._encode_times.get(self._timing_key),
         )  # fmt: skip
         if progress is not None:
             progress("loading", 1.0)
@@ -189,7 +195,16 @@ class ModelRuntime:
         for event in self._guarded(self._client.prepare(png, cache_key)):
             if isinstance(event, Prepared):
                 self._prepared_key = key
+                self._remember_encode_time(event.times)
             yield event
+
+    def _remember_encode_time(self, times: dict[str, object]) -> None:
+        """Keep a real image read's time (not a cache hit) as the next countdown's estimate."""
+        total = read_time_ms(times)
+        if self._loaded is None or total <= 0:
+            return
+        self._loaded = replace(self._loaded, encode_estimate_ms=total)
+        self._encode_times.record(self._timing_key, total)
 
     def interpret(self, png: bytes, question: str, *, history: Sequence[tuple[str, str]] = (),
                   max_tokens: int | None = None) -> Iterator[Event]:  # fmt: skip

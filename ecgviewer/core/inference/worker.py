@@ -193,7 +193,6 @@ class _Server:
                 "load_ms": load_ms,
                 "gpu_fallback": engine.gpu_fallback,
                 "fallback_template": engine.fallback_template,
-                "warm_up_encode_ms": engine.warm_up_encode_ms,
                 "pid": os.getpid(),
             }
             self._send("loaded", message["id"], info)

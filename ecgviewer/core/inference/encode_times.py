@@ -1,0 +1,72 @@
+"""How long reading an image took, remembered between sessions for the countdown.
+
+The status line says "Reading image... about n s left". The estimate is the
+last measured time this model pair took to read an image on this machine with
+the same threads, attention and GPU settings. Before the first measurement
+there is no estimate and the status line counts up instead; nothing is spent
+on a warm-up read just to time it (for MedGemma-4B on two cores that would be
+a whole minute before the first real image could start).
+
+Only model hashes, settings and milliseconds are stored: nothing about patients.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from contextlib import suppress
+from pathlib import Path
+
+log = logging.getLogger(__name__)
+
+MAX_ENTRIES = 32
+
+
+def read_time_ms(times: object) -> float:
+    """Image encode + prompt prefill of a Prepared event's times; 0.0 for a cache hit."""
+    if not isinstance(times, dict):
+        return 0.0
+    encode, prefill = times.get("image_encode_ms"), times.get("prompt_prefill_ms")
+    if not isinstance(encode, float) or encode <= 0:
+        return 0.0
+    return encode + (prefill if isinstance(prefill, float) else 0.0)
+
+
+def timing_key(text_sha: str, mmproj_sha: str, threads: int, flash_attn: bool,
+               n_gpu_layers: int) -> str:  # fmt: skip
+    return f"{text_sha[:16]}-{mmproj_sha[:16]}-t{threads}-fa{int(flash_attn)}-gpu{n_gpu_layers}"
+
+
+class EncodeTimes:
+    """A small JSON file {timing key: ms}; a damaged file or a full disk costs only the hint."""
+
+    def __init__(self, file: Path) -> None:
+        self._file = file
+
+    def get(self, key: str) -> float:
+        """Milliseconds the last read took, or 0.0 when never measured."""
+        value = self._read().get(key, 0.0)
+        return float(value) if isinstance(value, int | float) and value > 0 else 0.0
+
+    def record(self, key: str, ms: float) -> None:
+        entries = self._read()
+        entries.pop(key, None)
+        entries[key] = round(ms, 1)  # the newest last; the oldest are dropped
+        kept = dict(list(entries.items())[-MAX_ENTRIES:])
+        temporary = self._file.with_suffix(".tmp")
+        try:
+            self._file.parent.mkdir(parents=True, exist_ok=True)
+            temporary.write_text(json.dumps(kept), encoding="utf-8")
+            os.replace(temporary, self._file)
+        except OSError as exc:
+            log.warning("could not store the image reading time: %s", type(exc).__name__)
+            with suppress(OSError):
+                temporary.unlink(missing_ok=True)
+
+    def _read(self) -> dict[str, object]:
+        try:
+            data = json.loads(self._file.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return {}
+        return data if isinstance(data, dict) else {}
