@@ -113,6 +113,8 @@ def main() -> int:
     parser.add_argument("--max-tokens", type=int, default=128)
     parser.add_argument("--threads", type=int, default=os.cpu_count() or 2)
     parser.add_argument("--ctx", type=int, default=2048)
+    parser.add_argument("--repack", action="store_true",
+                        help="app with weight repacking, as the bare path has it")  # fmt: skip
     args = parser.parse_args()
     if not args.model:
         from tests.support import models
@@ -121,7 +123,7 @@ def main() -> int:
     os.environ["ECGVIEWER_HOME"] = tempfile.mkdtemp()
     pngs = images(args.runs)
     settings = ModelSettings(n_ctx=args.ctx, n_threads=args.threads, max_tokens=args.max_tokens,
-                             prefix_cache_mb=0)  # fmt: skip
+                             prefix_cache_mb=0, repack_weights=args.repack)  # fmt: skip
     runtime = ModelRuntime(app_paths().ensure())
     runtime.load(args.model, args.mmproj, settings)
     list(runtime.interpret(pngs[-1], PROMPT, max_tokens=4))  # same warm start as the bare path
@@ -140,7 +142,9 @@ def report(
 ) -> None:
     print(f"machine: {platform.machine()}, {os.cpu_count()} CPUs, {platform.platform()}")
     print(f"model: {args.model.name} + {args.mmproj.name}; {args.runs} runs, "
-          f"{args.max_tokens} new tokens, {args.threads} threads, flash attention on")  # fmt: skip
+          f"{args.max_tokens} new tokens, {args.threads} threads, flash attention on; "
+          f"app weight repacking {'on' if args.repack else 'off (its default)'}, "
+          "bare: llama-cpp-python's defaults (repacking on)")  # fmt: skip
     print("| path | time to first token | decode tokens/s |")
     print("|---|---|---|")
     for name, runs in (("app (worker process, events)", app), ("bare llama-cpp-python", bare)):

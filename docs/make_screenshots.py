@@ -25,6 +25,7 @@ from ecgviewer.core.paths import app_paths  # noqa: E402
 from ecgviewer.core.settings import ModelSettings, Settings  # noqa: E402
 from ecgviewer.gui.application import create_application  # noqa: E402
 from ecgviewer.gui.main_window import MainWindow  # noqa: E402
+from ecgviewer.gui.model_dialog import ModelDialog  # noqa: E402
 from tests.support import models  # noqa: E402
 
 OUT = REPO / "docs" / "screenshots"
@@ -61,6 +62,13 @@ def main() -> int:
     window.grab().save(str(OUT / "main-window.png"))
     window.show_view(2)
     window.grab().save(str(OUT / "model-input.png"))
+    chosen = ModelSettings(text_path=str(models.text_model_path()),
+                           mmproj_path=str(models.projector_path()), n_threads=2)  # fmt: skip
+    dialog = ModelDialog(window.model.owner.runtime, chosen, window)
+    dialog.show()
+    wait_until(dialog.load_button.isEnabled, 60)  # the pair is checked, facts and memory shown
+    dialog.grab().save(str(OUT / "model-dialog.png"))
+    dialog.close()
     window.close()
     app.processEvents()
     print("\n".join(str(p) for p in sorted(OUT.glob("*.png"))))

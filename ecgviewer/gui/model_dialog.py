@@ -36,6 +36,7 @@ from ecgviewer.core.settings import ModelSettings
 from ecgviewer.gui.tasks import run_task
 
 GGUF_FILTER = "GGUF model files (*.gguf);;All files (*)"
+FACT_LINES = 11  # the verdict and every row of facts, so nothing is cut off
 
 
 class ModelDialog(QDialog):
@@ -59,7 +60,7 @@ class ModelDialog(QDialog):
         self.facts_label = QLabel("Choose the text model and its vision projector (mmproj).")
         self.facts_label.setObjectName("modelFacts")
         self.facts_label.setWordWrap(True)
-        self.facts_label.setMinimumHeight(120)
+        self.facts_label.setMinimumHeight(self.fontMetrics().lineSpacing() * FACT_LINES)
         self.progress = QProgressBar()
         self.progress.setRange(0, 100)
         self.progress.setVisible(False)
@@ -85,7 +86,7 @@ class ModelDialog(QDialog):
         self.flash_box.setChecked(self._settings.flash_attn)
         self.mmap_box = QCheckBox("Map the model file (loads faster; the OS can reclaim it)")
         self.mmap_box.setChecked(self._settings.use_mmap)
-        self.repack_box = QCheckBox("Repack weights for this CPU (more memory; measured no faster)")
+        self.repack_box = QCheckBox("Repack weights for this CPU (faster on some; more memory)")
         self.repack_box.setChecked(self._settings.repack_weights)
         self.cache_box = self._spin(
             0, 1024 * 1024, self._settings.prefix_cache_mb,
@@ -204,9 +205,9 @@ class ModelDialog(QDialog):
             ("Chat template", "built-in Gemma 3 fallback" if provenance.fallback_template
              else "from the GGUF"),
             ("Expected memory", f"about {gib(expected.total)}"
-             + (f" of {gib(free)} free" if free else "")
-             + f" (weights {gib(expected.weights)}, projector {gib(expected.projector)}, "
-             f"context {gib(expected.kv_cache)}, working memory {gib(expected.overhead)})"),
+             + (f" of {gib(free)} free" if free else "")),
+            ("Made of", f"weights {gib(expected.weights)}, projector {gib(expected.projector)}, "
+             f"context {gib(expected.kv_cache)}, working memory {gib(expected.overhead)}"),
         ]  # fmt: skip
         table = "".join(f"<tr><td><b>{k}:</b>&nbsp;</td><td>{v}</td></tr>" for k, v in rows)
         self.facts_label.setText(

@@ -256,8 +256,10 @@ class Engine:
         size = llama_cpp.llama_state_seq_get_size(ctx, 0)
         buffer = (ctypes.c_uint8 * size)()
         written = llama_cpp.llama_state_seq_get_data(ctx, buffer, size, 0)
-        self._prefix = Prefix(bytes(buffer[:written]), self._llama.n_tokens, before, after,
-                              image_tokens)  # fmt: skip
+        # string_at copies once; slicing a ctypes array would build a list of ints first
+        # (hundreds of MB and a second of work for MedGemma's 40 MB state)
+        state = ctypes.string_at(buffer, written)
+        self._prefix = Prefix(state, self._llama.n_tokens, before, after, image_tokens)
         self._fed_text = before
         self._history = []
         self._kv_is_prefix = True

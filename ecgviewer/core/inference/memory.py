@@ -16,9 +16,9 @@ from ecgviewer.core.inference.engine import BATCH_TOKENS
 from ecgviewer.core.inference.preflight import PairFacts, TextModelFacts
 from ecgviewer.core.settings import ModelSettings
 
-# Compute buffers (the vision encoder's, about 0.55 GB at 896 px, dominate) and the
-# worker process itself; measured with benchmarks/bench_memory.py (docs/performance.md).
-COMPUTE_OVERHEAD_BYTES = 700 * 1024 * 1024
+# Compute buffers (the vision encoder's dominate while it reads an image) and the worker
+# process itself: measured 408 MB with benchmarks/bench_memory.py (docs/performance.md).
+COMPUTE_OVERHEAD_BYTES = 512 * 1024 * 1024
 KV_BYTES_PER_VALUE = 2  # f16 K and V cache
 GEMMA3_LAYERS_PER_GLOBAL = 6  # Gemma 3: five sliding-window layers, then one global layer
 

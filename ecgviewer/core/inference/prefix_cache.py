@@ -1,7 +1,7 @@
 """Prepared image states, kept so an image is encoded once.
 
 A "prefix" is llama.cpp's KV state after the image and the prompt up to the
-question, with the text around it. The last few live in memory; more are kept
+question, with the text around it. The last two live in memory; more are kept
 on disk in the per-user cache folder (never in the case database), bounded in
 size, least recently used evicted first. Keys come from the model files'
 hashes, the exact model-input pixels, the chat template and the attention mode,
@@ -22,7 +22,9 @@ from pathlib import Path
 
 log = logging.getLogger(__name__)
 
-MEMORY_ITEMS = 4
+# The current image and the one before (about 40 MB each for MedGemma-4B); older ones
+# come back from disk in well under a second.
+MEMORY_ITEMS = 2
 _MAGIC = b"ECGVPFX1\n"
 
 

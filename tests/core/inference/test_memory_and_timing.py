@@ -33,9 +33,9 @@ def medgemma_shaped_pair() -> PairFacts:
 
 
 def test_estimate_matches_the_measured_peak_of_the_default_settings() -> None:
-    # bench_memory.py measured a 4096 MB peak for this pair with the defaults
+    # bench_memory.py measured a 3818 MB peak for this pair with the defaults
     expected = memory.estimate(medgemma_shaped_pair(), ModelSettings())
-    assert 3900 * MB < expected.total < 4300 * MB
+    assert 3818 * MB < expected.total < 4100 * MB  # above the measurement, not far above
 
 
 def test_sliding_window_layers_keep_only_their_window() -> None:
