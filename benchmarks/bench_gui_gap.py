@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
 import statistics
 import sys
 import tempfile
@@ -27,6 +26,7 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from benchmarks.bench_inference import machine  # noqa: E402
 from benchmarks.make_standin import MMPROJ_NAME, TEXT_NAME  # noqa: E402
 from tests.support import models  # noqa: E402
 
@@ -102,7 +102,8 @@ def main() -> int:
 
     label = ("random weights, MedGemma-4B shapes" if args.model.name == TEXT_NAME
              else f"{args.model.name} + {args.mmproj.name}")  # fmt: skip
-    print(f"{label}; {platform.machine()}, {os.cpu_count()} CPUs, {args.threads} threads; "
+    print(f"machine: {machine()}")
+    print(f"{label}; {args.threads} threads; "
           f"timer every {TICK_S * 1000:.0f} ms")  # fmt: skip
     print(f"load + read: {end - start:.1f} s; image read alone: {end - read_start:.1f} s")
     print(line("load and read", [gap for _, gap in gaps]))

@@ -39,6 +39,29 @@ from ecgviewer.core.workspace import png_bytes  # noqa: E402
 PROMPT = "Analyze this ECG and provide a detailed interpretation."
 
 
+def machine() -> str:
+    """CPU model, cores, memory, OS and llama-cpp-python version, for the results table."""
+    import llama_cpp
+
+    cpu = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo", encoding="ascii", errors="replace") as handle:
+            names = [
+                line.split(":", 1)[1].strip() for line in handle if line.startswith("model name")
+            ]
+        cpu = names[0] if names else cpu
+    except OSError:
+        pass
+    memory = ""
+    if hasattr(os, "sysconf") and "SC_PHYS_PAGES" in os.sysconf_names:
+        memory = (
+            f", {os.sysconf('SC_PHYS_PAGES') * os.sysconf('SC_PAGE_SIZE') / 1024**3:.0f} GB RAM"
+        )
+    return (f"{cpu}, {os.cpu_count()} logical CPUs{memory}, {platform.system()} "
+            f"{platform.release()}, Python {platform.python_version()}, "
+            f"llama-cpp-python {llama_cpp.__version__}")  # fmt: skip
+
+
 def images(runs: int) -> list[bytes]:
     """The same ECG, one pixel different per run, so no run reuses a prepared image."""
     base = model_input_image(render().image)
@@ -140,7 +163,7 @@ def main() -> int:
 def report(
     args: argparse.Namespace, app: list[dict[str, float]], bare: list[dict[str, float]]
 ) -> None:
-    print(f"machine: {platform.machine()}, {os.cpu_count()} CPUs, {platform.platform()}")
+    print(f"machine: {machine()}")
     print(f"model: {args.model.name} + {args.mmproj.name}; {args.runs} runs, "
           f"{args.max_tokens} new tokens, {args.threads} threads, flash attention on; "
           f"app weight repacking {'on' if args.repack else 'off (its default)'}, "

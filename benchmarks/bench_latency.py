@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
 import statistics
 import sys
 import tempfile
@@ -26,7 +25,7 @@ from typing import Any
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from benchmarks.bench_inference import PROMPT, bare_llama, bare_run, images  # noqa: E402
+from benchmarks.bench_inference import PROMPT, bare_llama, bare_run, images, machine  # noqa: E402
 from benchmarks.make_standin import MMPROJ_NAME, TEXT_NAME  # noqa: E402
 from ecgviewer.core.inference.client import Finished, TextDelta  # noqa: E402
 from ecgviewer.core.inference.runtime import ModelRuntime  # noqa: E402
@@ -127,7 +126,8 @@ def main() -> int:
     unmeasured = {"cold": [float("nan")], "tps": [float("nan")]}
     flash = unmeasured if args.app_only else bare_numbers(args, pngs, flash=True)
     default = unmeasured if args.app_only else bare_numbers(args, pngs, flash=False)
-    print(f"random weights, MedGemma-4B shapes; {platform.machine()}, {os.cpu_count()} CPUs; "
+    print(f"machine: {machine()}")
+    print(f"random weights, MedGemma-4B shapes; "
           f"{args.runs} runs, {args.max_tokens} new tokens, {args.threads} threads")  # fmt: skip
     print("| measure | app | bare, flash attention | bare, defaults |")
     print("|---|---|---|---|")

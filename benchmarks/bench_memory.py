@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
 import sys
 import tempfile
 import time
@@ -26,7 +25,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from benchmarks.bench_inference import PROMPT, images  # noqa: E402
+from benchmarks.bench_inference import PROMPT, images, machine  # noqa: E402
 from benchmarks.make_standin import MMPROJ_NAME, TEXT_NAME  # noqa: E402
 from ecgviewer.core.inference.client import Finished, Prepared, TextDelta  # noqa: E402
 from ecgviewer.core.inference.runtime import ModelRuntime  # noqa: E402
@@ -101,7 +100,7 @@ def main() -> int:
         rows.append((name, result))
     label = "random weights, MedGemma-4B shapes" if args.model.name == TEXT_NAME else "real weights"
     print(f"{label}: {args.model.name} + {args.mmproj.name} ({size_mb:.0f} MB of files)")
-    print(f"{platform.machine()}, {os.cpu_count()} CPUs, {args.threads} threads, n_ctx 4096")
+    print(f"machine: {machine()}; {args.threads} threads, n_ctx 4096")
     print("| configuration | peak RSS | x files | end RSS (anon + file) | load | "
           "image encode | image prefill | decode |")  # fmt: skip
     print("|---|---|---|---|---|---|---|---|")
