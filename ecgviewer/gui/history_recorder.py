@@ -111,6 +111,7 @@ class HistoryRecorder(QObject):
         reading.turn_started.connect(self._on_reading_turn_started)
         reading.turn_text.connect(self._on_reading_turn_text)
         reading.turn_finished.connect(self._on_reading_turn_finished)
+        reading.thread_truncated.connect(self._on_reading_thread_truncated)
         run_task(self, self._open_history, self._on_history_opened, self._on_history_failed)
 
     # -- state --------------------------------------------------------------------
@@ -278,6 +279,9 @@ class HistoryRecorder(QObject):
         if stream is not None:
             self._submit(_Job(partial(_finish_turn, stream, replace(turn)), notify=True))
 
+    def _on_reading_thread_truncated(self, case: OpenCase, keep: int) -> None:
+        self._submit(_Job(partial(_truncate_thread, case.case, keep), notify=True))
+
     # -- what the History panel asks for --------------------------------------------------------
     def search(self, query: str) -> None:
         """Search in the background; `searched(query, summaries)` follows."""
@@ -371,6 +375,11 @@ def _begin_turn(case: Case, stream: _Stream, history: CaseHistory) -> None:
 def _finish_turn(stream: _Stream, turn: Turn, history: CaseHistory) -> None:
     if stream.turn_id is not None:
         history.finish_turn(stream.turn_id, turn)
+
+
+def _truncate_thread(case: Case, keep: int, history: CaseHistory) -> None:
+    if case.case_id is not None:  # a case not in the history has nothing stored
+        history.truncate_thread(case.case_id, keep)
 
 
 def _search(query: str, history: CaseHistory) -> list[CaseSummary]:

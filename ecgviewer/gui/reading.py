@@ -39,6 +39,7 @@ class ReadingController(QObject):
     turn_started = Signal(object, object)  # OpenCase, Turn
     turn_text = Signal(object, object, str)  # OpenCase, Turn, delta
     turn_finished = Signal(object, object)  # OpenCase, Turn
+    thread_truncated = Signal(object, int)  # OpenCase, turns kept (Regenerate, New reading)
 
     def __init__(self, panel: InterpretationPanel, owner: ModelOwner, parent: QObject) -> None:
         super().__init__(parent)
@@ -157,14 +158,16 @@ class ReadingController(QObject):
 
     def _on_panel_regenerate_requested(self) -> None:
         case = self._case
-        if case is None or not case.case.thread or self.busy:
+        if case is None or not case.case.thread or self.busy or self._model is None:
             return
         last = case.case.thread.pop()
+        self.thread_truncated.emit(case, len(case.case.thread))
         self.ask(last.question, last.prompt_preset)
 
     def _on_panel_new_reading_requested(self) -> None:
         if self._case is not None and not self.busy:
             self._case.case.thread.clear()
+            self.thread_truncated.emit(self._case, 0)
             self._panel.show_thread([])
 
     # -- events from the model owner -----------------------------------------

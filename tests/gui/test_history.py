@@ -247,6 +247,32 @@ def test_an_answer_begun_before_its_case_is_saved_is_stored_after_it_in_order(
     ]
 
 
+def test_a_new_reading_leaves_no_discarded_answer_in_the_history(
+    windows: list[MainWindow], qtbot: QtBot, tmp_path: Path
+) -> None:
+    window = start_window(qtbot, windows)
+    case = open_scan(window, qtbot, tilted_scan(tmp_path / "again.png", 0.0))
+    window.reading.set_case(case)
+    first = stream_answer(window, case, "Rate?", ["72", "/min"])
+    first.stop_reason = "eos"
+    window.reading.turn_finished.emit(case, first)
+    qtbot.waitUntil(lambda: _stored_answer(case, 0) == "72/min", timeout=10_000)
+    window.panel.new_reading_requested.emit()  # what the New reading button sends
+    assert case.case.thread == []
+    qtbot.waitUntil(lambda: stored_turns(case) == 0, timeout=10_000)
+    second = stream_answer(window, case, "Axis?", ["Normal"])
+    second.stop_reason = "eos"
+    window.reading.turn_finished.emit(case, second)
+    qtbot.waitUntil(lambda: _stored_answer(case, 0) == "Normal", timeout=10_000)
+    window.close()
+    wait_for_tasks()
+
+    window = start_window(qtbot, windows)
+    recorder(window).reopen(int(case.case.case_id or 0))
+    qtbot.waitUntil(lambda: len(window.cases) == 1, timeout=20_000)
+    assert [(t.question, t.answer) for t in window.cases[0].case.thread] == [("Axis?", "Normal")]
+
+
 def test_deleting_keeps_a_scan_until_its_last_case_goes(
     windows: list[MainWindow], qtbot: QtBot, tmp_path: Path
 ) -> None:
@@ -301,6 +327,13 @@ def _stored_answer(case: OpenCase, position: int) -> str:
             (case.case.case_id, position),
         ).fetchone()
     return str(row[0]) if row else ""
+
+
+def stored_turns(case: OpenCase) -> int:
+    uri = f"{app_paths().database_file.as_uri()}?mode=ro"
+    with closing(sqlite3.connect(uri, uri=True)) as conn:
+        query = "SELECT count(*) FROM turns WHERE case_id = ?"
+        return int(conn.execute(query, (case.case.case_id,)).fetchone()[0])
 
 
 def _dialog(window: MainWindow, name: str) -> QMessageBox:

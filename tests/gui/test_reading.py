@@ -19,6 +19,7 @@ from ecgviewer.gui.interpretation_panel import NOT_ECG_LABEL
 from ecgviewer.gui.main_window import MainWindow
 from ecgviewer.gui.reading import reading_status
 from tests.gui.conftest import drop_files
+from tests.gui.test_history import stored_turns
 from tests.gui.test_main_window import tilted_scan
 from tests.support import models
 
@@ -94,6 +95,15 @@ def test_interpret_stream_stop_again_and_export(
     assert len(thread) == 2 and thread[1].answer
     assert thread[1].provenance is not None and len(thread[1].provenance.model.sha256) == 64
     assert thread[1].timings.first_token_ms and thread[1].timings.first_token_ms > 0
+
+    replaced = thread[1]
+    window.panel.regenerate_button.click()  # a new answer to the follow-up replaces the old
+    qtbot.waitUntil(lambda: not window.reading.busy and done(), timeout=300_000)
+    thread = window.cases[0].case.thread
+    assert len(thread) == 2 and thread[1] is not replaced
+    assert thread[1].question == "What is the heart rate?"
+    # the stored conversation is the one on screen, not the discarded answer besides it
+    qtbot.waitUntil(lambda: stored_turns(window.cases[0]) == 2, timeout=10_000)
 
     target = tmp_path / "report.pdf"
     write_pdf_in_background(window, window.cases[0], target, "A4")

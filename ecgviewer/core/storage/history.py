@@ -323,6 +323,24 @@ class CaseHistory:
         if staged is not None:
             staged.unlink(missing_ok=True)
 
+    def truncate_thread(self, case_id: int, keep: int) -> None:
+        """Forget the case's turns after its first `keep`, as the window did.
+
+        Regenerate replaces the last answer and New reading starts over; the
+        stored thread must stay the one the clinician sees, or a reopened case
+        would show, and replay to the model, answers that were discarded.
+        """
+        with self._lock, storage_errors("update the conversation"):
+            with transaction(self._conn):
+                touch(self._conn, case_id, now_iso())
+                rows = self._conn.execute(
+                    "SELECT id FROM turns WHERE case_id = ? ORDER BY position", (case_id,)
+                ).fetchall()
+                dropped = [row[0] for row in rows[max(0, keep) :]]
+                self._conn.executemany("DELETE FROM turns WHERE id = ?", [(i,) for i in dropped])
+            for turn_id in dropped:
+                self._buffer.close_turn(turn_id)
+
     # -- streaming answers --------------------------------------------------
 
     def begin_turn(self, case_id: int, turn: Turn) -> int:

@@ -118,6 +118,31 @@ def test_saving_a_stored_case_again_appends_only_new_turns(
     assert len(history.search()) == 1
 
 
+def test_regenerate_and_new_reading_forget_the_discarded_turns(
+    history: CaseHistory,
+    make_case: Callable[..., Case],
+    make_turn: Callable[..., Turn],
+    scan_file: Path,
+) -> None:
+    case = make_case()  # two turns
+    case_id = history.save_case(case, scan_file)
+    history.truncate_thread(case_id, 1)  # Regenerate: the last answer is replaced
+    history.begin_turn(case_id, make_turn("Any ST changes?", ""))
+    questions = [turn.question for turn in history.load_case(case_id).thread]
+    assert questions == ["What is the rhythm?", "Any ST changes?"]
+    assert history.load_case(case_id).thread[1].answer == ""  # the new one, not the old
+
+    case.thread = [case.thread[0], make_turn("Any ST changes?", "")]
+    case.thread.append(make_turn("Axis?", "Normal axis."))
+    history.save_case(case, scan_file)  # appending still lines up with what is stored
+    assert len(history.load_case(case_id).thread) == 3
+
+    history.truncate_thread(case_id, 0)  # New reading
+    assert history.load_case(case_id).thread == []
+    assert history.load_case(case_id).notes == case.notes  # only the conversation goes
+    assert len(history.search("rhythm")) == 0  # nor is it found by its old answers
+
+
 def test_same_scan_is_stored_once_and_kept_until_its_last_case_is_deleted(
     history: CaseHistory, paths: AppPaths, make_case: Callable[..., Case], scan_file: Path
 ) -> None:
@@ -165,6 +190,7 @@ def test_unknown_case_ids_raise_case_not_found(history: CaseHistory) -> None:
         lambda: history.begin_turn(99, Turn(question="?")),
         lambda: history.source_path(99),
         lambda: history.delete_case(99),
+        lambda: history.truncate_thread(99, 0),
     ):
         with pytest.raises(CaseNotFoundError):
             action()
