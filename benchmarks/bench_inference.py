@@ -153,7 +153,7 @@ def main() -> int:
     app = [app_run(runtime, png, args.max_tokens) for png in pngs[: args.runs]]
     runtime.close()
     llama = bare_llama(args.model, args.mmproj, args.threads, args.ctx)
-    bare_run(llama, pngs[-1], 4)  # warm-up, like the app's worker does after loading
+    bare_run(llama, pngs[-1], 4)  # warmed up the same way as the app path above
     bare = [bare_run(llama, png, args.max_tokens) for png in pngs[: args.runs]]
     llama.close()  # type: ignore[attr-defined]
     report(args, app, bare)

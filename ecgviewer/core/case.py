@@ -61,6 +61,7 @@ class DecodingSettings:
     n_threads: int = 0
     n_gpu_layers: int = 0
     flash_attn: bool = True
+    repack_weights: bool = False  # llama.cpp's repacked CPU kernels (numerically different)
 
 
 @dataclass

@@ -70,7 +70,9 @@ class Settings:
     def from_json(cls, data: dict[str, Any]) -> Settings:
         """Build settings from stored JSON, ignoring unknown keys and bad types."""
         model_data = data.get("model", {})
-        if isinstance(model_data, dict) and "prefix_cache_mb" in data:  # before it moved here
+        # prefix_cache_mb was top-level before it moved into ModelSettings; the next
+        # save writes it in its new place only, so no schema version is needed
+        if isinstance(model_data, dict) and "prefix_cache_mb" in data:
             model_data = {"prefix_cache_mb": data["prefix_cache_mb"], **model_data}
         model = ModelSettings(**_known(ModelSettings, model_data))
         top = _known(cls, data)

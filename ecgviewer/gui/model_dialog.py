@@ -86,7 +86,9 @@ class ModelDialog(QDialog):
         self.flash_box.setChecked(self._settings.flash_attn)
         self.mmap_box = QCheckBox("Map the model file (loads faster; the OS can reclaim it)")
         self.mmap_box.setChecked(self._settings.use_mmap)
-        self.repack_box = QCheckBox("Repack weights for this CPU (faster on some; more memory)")
+        self.repack_box = QCheckBox(
+            "Repack weights for this CPU (faster on some; more memory when mapped)"
+        )
         self.repack_box.setChecked(self._settings.repack_weights)
         self.cache_box = self._spin(
             0, 1024 * 1024, self._settings.prefix_cache_mb,

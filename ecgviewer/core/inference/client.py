@@ -17,7 +17,7 @@ from multiprocessing.connection import Connection
 from typing import Any
 
 from ecgviewer.core.errors import EcgViewerError, EngineCrashError, InputError, ModelError
-from ecgviewer.core.inference.engine import LoadSpec
+from ecgviewer.core.inference.spec import LoadSpec
 from ecgviewer.core.inference.worker import CancelFlag, run_worker
 
 log = logging.getLogger(__name__)

@@ -18,6 +18,8 @@ import os
 from contextlib import suppress
 from pathlib import Path
 
+from ecgviewer.core.case import DecodingSettings, Provenance
+
 log = logging.getLogger(__name__)
 
 MAX_ENTRIES = 32
@@ -33,9 +35,11 @@ def read_time_ms(times: object) -> float:
     return encode + (prefill if isinstance(prefill, float) else 0.0)
 
 
-def timing_key(text_sha: str, mmproj_sha: str, threads: int, flash_attn: bool,
-               n_gpu_layers: int) -> str:  # fmt: skip
-    return f"{text_sha[:16]}-{mmproj_sha[:16]}-t{threads}-fa{int(flash_attn)}-gpu{n_gpu_layers}"
+def timing_key(provenance: Provenance, decoding: DecodingSettings) -> str:
+    """What decides how long a read takes: the pair, threads, GPU, attention and repacking."""
+    return (f"{provenance.model.sha256[:16]}-{provenance.mmproj.sha256[:16]}"
+            f"-t{decoding.n_threads}-gpu{decoding.n_gpu_layers}-fa{int(decoding.flash_attn)}"
+            f"-rp{int(decoding.repack_weights)}")  # fmt: skip
 
 
 class EncodeTimes:
@@ -50,11 +54,12 @@ class EncodeTimes:
         return float(value) if isinstance(value, int | float) and value > 0 else 0.0
 
     def record(self, key: str, ms: float) -> None:
+        """Remember `ms` for `key`, keeping the newest MAX_ENTRIES (written atomically)."""
         entries = self._read()
         entries.pop(key, None)
         entries[key] = round(ms, 1)  # the newest last; the oldest are dropped
         kept = dict(list(entries.items())[-MAX_ENTRIES:])
-        temporary = self._file.with_suffix(".tmp")
+        temporary = self._file.with_suffix(f".{os.getpid()}.tmp")  # the CLI may write too
         try:
             self._file.parent.mkdir(parents=True, exist_ok=True)
             temporary.write_text(json.dumps(kept), encoding="utf-8")

@@ -29,33 +29,18 @@ from ecgviewer.core.inference.chat import (
 )
 from ecgviewer.core.inference.handler import (
     make_handler_class,
+    read_kv_state,
     silence_native_logs,
     weight_repacking,
+    write_kv_state,
 )
 from ecgviewer.core.inference.prefix_cache import Prefix, PrefixCache, prefix_key
+from ecgviewer.core.inference.spec import LoadSpec
 
 log = logging.getLogger(__name__)
 
-BATCH_TOKENS = 256  # one image's tokens per batch; measured: less memory than 512, same speed
 Emit = Callable[[str], None]
 CancelCheck = Callable[[], bool]
-
-
-@dataclass(frozen=True)
-class LoadSpec:
-    """Everything needed to load a pair; plain data, sent to the worker process."""
-
-    text_path: str
-    mmproj_path: str
-    n_ctx: int = 4096
-    n_threads: int = 2
-    n_gpu_layers: int = 0
-    flash_attn: bool = True
-    use_mmap: bool = True  # map the file instead of reading it into private memory
-    repack: bool = True  # llama.cpp's CPU weight repacking (faster matrix products)
-    seed: int = 42
-    cache_dir: str = ""  # prepared image states on disk ("" = memory only)
-    cache_limit_bytes: int = 0
 
 
 @dataclass
@@ -131,7 +116,7 @@ class Engine:
                 flash_attn=self.spec.flash_attn,
                 use_mmap=self.spec.use_mmap,
                 swa_full=False,  # sliding-window layers keep only their window: ~300 MB less
-                n_batch=BATCH_TOKENS,
+                n_batch=self.spec.n_batch,
                 seed=self.spec.seed,
                 verbose=False,
             )
@@ -146,7 +131,8 @@ class Engine:
             ) from exc
         template = self._handler._get_chat_template(self._llama)
         self.fallback_template = bool(self._handler.fallback_used)
-        self._template_id = prefix_key(template, str(self.spec.flash_attn))
+        # what else decides the prepared state's numbers: attention kernels, weight layout
+        self._template_id = prefix_key(template, str(self.spec.flash_attn), str(self.spec.repack))
         eos = self._piece(self._llama.token_eos(), special=True)
         bos = self._piece(self._llama.token_bos(), special=True)
         self._renderer = PromptRenderer(template, bos, eos)
@@ -250,33 +236,21 @@ class Engine:
         self._llama.n_tokens = new_n_past.value
 
     def _save_prefix(self, before: str, after: str, image_tokens: int) -> None:
-        import llama_cpp
-
-        ctx = self._llama._ctx.ctx
-        size = llama_cpp.llama_state_seq_get_size(ctx, 0)
-        buffer = (ctypes.c_uint8 * size)()
-        written = llama_cpp.llama_state_seq_get_data(ctx, buffer, size, 0)
-        # string_at copies once; slicing a ctypes array would build a list of ints first
-        # (hundreds of MB and a second of work for MedGemma's 40 MB state)
-        state = ctypes.string_at(buffer, written)
+        state = read_kv_state(self._llama._ctx.ctx)
         self._prefix = Prefix(state, self._llama.n_tokens, before, after, image_tokens)
         self._fed_text = before
         self._history = []
         self._kv_is_prefix = True
 
     def _restore_prefix(self) -> None:
-        import llama_cpp
-
         prefix = self._prefix
         if prefix is None:
             raise ModelError("No image has been prepared for this question.")
         if self._kv_is_prefix:  # just prepared: nothing to restore
             self._fed_text, self._history, self._kv_matches_text = prefix.text, [], True
             return
-        ctx = self._llama._ctx.ctx
         self._llama._ctx.kv_cache_clear()
-        data = (ctypes.c_uint8 * len(prefix.state)).from_buffer_copy(prefix.state)
-        if llama_cpp.llama_state_seq_set_data(ctx, data, len(prefix.state), 0) == 0:
+        if not write_kv_state(self._llama._ctx.ctx, prefix.state):
             raise ModelError("The prepared image state could not be restored.")
         self._llama.n_tokens = prefix.tokens
         self._fed_text = prefix.text

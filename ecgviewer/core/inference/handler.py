@@ -61,8 +61,8 @@ def weight_repacking(enabled: bool) -> Iterator[None]:
     """Load models inside this block with llama.cpp's CPU weight repacking on or off.
 
     `Llama()` has no argument for it: it takes `llama_model_default_params()` and
-    sets only some fields, so the default is wrapped while the block runs. The
-    worker is single-threaded, so nothing else loads a model meanwhile.
+    sets only some fields, so the default is wrapped while the block runs. Only
+    the worker's main thread loads models, so nothing else sees the wrapper.
     """
     import llama_cpp.llama_cpp as native
 
@@ -78,3 +78,22 @@ def weight_repacking(enabled: bool) -> Iterator[None]:
         yield
     finally:
         native.llama_model_default_params = original
+
+
+def read_kv_state(ctx: Any) -> bytes:
+    """Sequence 0's KV state, copied once (slicing a ctypes array would first build a
+    list of ints: hundreds of MB and a second of work for MedGemma's 40 MB state)."""
+    import llama_cpp
+
+    size = llama_cpp.llama_state_seq_get_size(ctx, 0)
+    buffer = (ctypes.c_uint8 * size)()
+    written = llama_cpp.llama_state_seq_get_data(ctx, buffer, size, 0)
+    return ctypes.string_at(buffer, written)
+
+
+def write_kv_state(ctx: Any, state: bytes) -> bool:
+    """Put a state from `read_kv_state` back into sequence 0; False if llama.cpp refuses."""
+    import llama_cpp
+
+    data = (ctypes.c_uint8 * len(state)).from_buffer_copy(state)
+    return bool(llama_cpp.llama_state_seq_set_data(ctx, data, len(state), 0))

@@ -12,8 +12,8 @@ import sys
 from dataclasses import dataclass
 
 from ecgviewer.core.errors import ModelError
-from ecgviewer.core.inference.engine import BATCH_TOKENS
 from ecgviewer.core.inference.preflight import PairFacts, TextModelFacts
+from ecgviewer.core.inference.spec import batch_tokens
 from ecgviewer.core.settings import ModelSettings
 
 # Compute buffers (the vision encoder's dominate while it reads an image) and the worker
@@ -48,7 +48,8 @@ def estimate(pair: PairFacts, settings: ModelSettings) -> MemoryEstimate:
     return MemoryEstimate(
         weights=text.size_bytes * copies,
         projector=pair.mmproj.size_bytes,
-        kv_cache=kv_cells(text, settings.n_ctx) * kv_bytes_per_cell(text),
+        kv_cache=kv_cells(text, settings.n_ctx, batch_tokens(pair.mmproj.image_tokens))
+        * kv_bytes_per_cell(text),
         overhead=COMPUTE_OVERHEAD_BYTES,
     )
 
@@ -58,12 +59,12 @@ def kv_bytes_per_cell(text: TextModelFacts) -> int:
     return text.head_count_kv * (text.key_length + text.value_length) * KV_BYTES_PER_VALUE
 
 
-def kv_cells(text: TextModelFacts, n_ctx: int) -> int:
+def kv_cells(text: TextModelFacts, n_ctx: int, n_batch: int) -> int:
     """Token cells summed over layers; Gemma 3's sliding-window layers keep only their window."""
     if text.architecture != "gemma3" or text.sliding_window <= 0:
         return text.block_count * n_ctx
     global_layers = text.block_count // GEMMA3_LAYERS_PER_GLOBAL
-    window = min(n_ctx, text.sliding_window + BATCH_TOKENS)
+    window = min(n_ctx, text.sliding_window + n_batch)
     return global_layers * n_ctx + (text.block_count - global_layers) * window
 
 

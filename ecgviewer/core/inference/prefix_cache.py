@@ -25,7 +25,7 @@ log = logging.getLogger(__name__)
 # The current image and the one before (about 40 MB each for MedGemma-4B); older ones
 # come back from disk in well under a second.
 MEMORY_ITEMS = 2
-_MAGIC = b"ECGVPFX1\n"
+_MAGIC = b"ECGVPFX2\n"  # 2: sliding-window KV kept small (swa_full off), batch 256
 
 
 @dataclass(frozen=True)

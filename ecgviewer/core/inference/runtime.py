@@ -36,11 +36,11 @@ from ecgviewer.core.inference.client import (
     TextDelta,
 )
 from ecgviewer.core.inference.encode_times import EncodeTimes, read_time_ms, timing_key
-from ecgviewer.core.inference.engine import LoadSpec
 from ecgviewer.core.inference.integrity import HashCache, find_known_pair, load_manifest
 from ecgviewer.core.inference.prefix_cache import prefix_key
 from ecgviewer.core.inference.preflight import PairFacts, check_pair
 from ecgviewer.core.inference.prompts import PROMPTS_VERSION
+from ecgviewer.core.inference.spec import LoadSpec, batch_tokens
 from ecgviewer.core.paths import AppPaths
 from ecgviewer.core.settings import ModelSettings
 
@@ -143,6 +143,7 @@ class ModelRuntime:
             n_ctx=settings.n_ctx, n_threads=settings.threads(),
             n_gpu_layers=settings.n_gpu_layers, flash_attn=settings.flash_attn, seed=settings.seed,
             use_mmap=settings.use_mmap, repack=settings.repack_weights,
+            n_batch=batch_tokens(facts.mmproj.image_tokens),
             cache_dir=str(self._paths.prefix_cache_dir),
             cache_limit_bytes=max(0, settings.prefix_cache_mb) * 1024 * 1024,
         )  # fmt: skip
@@ -154,12 +155,9 @@ class ModelRuntime:
             temperature=settings.temperature, seed=settings.seed, max_tokens=settings.max_tokens,
             n_ctx=settings.n_ctx, n_threads=spec.n_threads,
             n_gpu_layers=0 if info.get("gpu_fallback") else settings.n_gpu_layers,
-            flash_attn=settings.flash_attn,
+            flash_attn=settings.flash_attn, repack_weights=settings.repack_weights,
         )  # fmt: skip
-        self._timing_key = timing_key(
-            provenance.model.sha256, provenance.mmproj.sha256, spec.n_threads,
-            spec.flash_attn, decoding.n_gpu_layers,
-        )  # fmt: skip
+        self._timing_key = timing_key(provenance, decoding)
         self._loaded = LoadedModel(
             facts, provenance, expected, float(info.get("load_ms", 0.0)),
             bool(info.get("gpu_fallback")), decoding, self._encode_times.get(self._timing_key),

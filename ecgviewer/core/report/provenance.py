@@ -81,6 +81,7 @@ def _decoding_rows(decoding: DecodingSettings | None) -> list[tuple[str, str]]:
     if decoding is None:
         return [("Decoding", NOT_RECORDED)]
     flash = "on" if decoding.flash_attn else "off"
+    repacked = ", weights repacked" if decoding.repack_weights else ""
     threads = decoding.n_threads or "automatic"
     return [
         (
@@ -91,7 +92,7 @@ def _decoding_rows(decoding: DecodingSettings | None) -> list[tuple[str, str]]:
         (
             "Runtime",
             f"context {decoding.n_ctx} tokens, {threads} threads, "
-            f"{decoding.n_gpu_layers} GPU layers, flash attention {flash}",
+            f"{decoding.n_gpu_layers} GPU layers, flash attention {flash}{repacked}",
         ),
     ]
 

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from ecgviewer.core.case import DecodingSettings, ModelIdentity, Provenance
 from ecgviewer.core.inference import memory
 from ecgviewer.core.inference.encode_times import EncodeTimes, read_time_ms, timing_key
 from ecgviewer.core.inference.preflight import PairFacts, ProjectorFacts, TextModelFacts
@@ -40,11 +41,11 @@ def test_estimate_matches_the_measured_peak_of_the_default_settings() -> None:
 
 def test_sliding_window_layers_keep_only_their_window() -> None:
     text = medgemma_shaped_pair().text
-    cells = memory.kv_cells(text, 4096)
+    cells = memory.kv_cells(text, 4096, 256)
     # 5 global layers see the whole context, 29 sliding-window layers 1024 + one batch
     assert cells == 5 * 4096 + 29 * (1024 + 256)
-    assert memory.kv_cells(replace(text, sliding_window=0), 4096) == 34 * 4096
-    assert memory.kv_cells(text, 512) == 34 * 512  # a short context is shorter than the window
+    assert memory.kv_cells(replace(text, sliding_window=0), 4096, 256) == 34 * 4096
+    assert memory.kv_cells(text, 512, 256) == 34 * 512  # a short context is shorter than the window
 
 
 def test_repacking_on_top_of_mmap_counts_the_weights_twice() -> None:
@@ -56,14 +57,21 @@ def test_repacking_on_top_of_mmap_counts_the_weights_twice() -> None:
     assert unmapped.weights == plain.weights
 
 
+def pair_key(threads: int, repack: bool = False) -> str:
+    provenance = Provenance(model=ModelIdentity("/m/text.gguf", "a" * 64),
+                            mmproj=ModelIdentity("/m/mmproj.gguf", "b" * 64))  # fmt: skip
+    return timing_key(provenance, DecodingSettings(n_threads=threads, repack_weights=repack))
+
+
 def test_encode_times_are_remembered_per_key_and_survive_damage(tmp_path: Path) -> None:
     file = tmp_path / "cache" / "encode-times.json"
     store = EncodeTimes(file)
-    key = timing_key("a" * 64, "b" * 64, 2, True, 0)
+    key = pair_key(threads=2)
     assert store.get(key) == 0.0  # never measured
     store.record(key, 52_400.0)
     assert EncodeTimes(file).get(key) == 52_400.0
-    assert EncodeTimes(file).get(timing_key("a" * 64, "b" * 64, 4, True, 0)) == 0.0
+    assert EncodeTimes(file).get(pair_key(threads=4)) == 0.0  # other settings, other time
+    assert EncodeTimes(file).get(pair_key(threads=2, repack=True)) == 0.0
     file.write_text("{not json", encoding="utf-8")
     assert store.get(key) == 0.0  # a damaged file only loses the hint
     store.record(key, 1.0)

@@ -12,6 +12,7 @@ def state(tag: int, size: int = 1000) -> Prefix:
 
 
 def test_memory_holds_only_the_newest_states() -> None:
+    assert MEMORY_ITEMS == 2  # the current image and the one before (docs/runtime.md)
     cache = PrefixCache(None, 0)  # no disk
     for tag in range(MEMORY_ITEMS + 1):
         cache.put(f"k{tag}", state(tag))

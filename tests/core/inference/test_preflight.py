@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from ecgviewer.core.errors import ModelError
+from ecgviewer.core.inference import gguf_header
 from ecgviewer.core.inference.gguf_header import GgufFormatError, SkippedArray, read_header
 from ecgviewer.core.inference.preflight import check_pair
 from tests.support.models import write_tiny_projector
@@ -143,9 +144,13 @@ def write_with_vocabulary(path: Path, count: int) -> Path:
     return path
 
 
-def test_long_arrays_are_stepped_over_exactly(tmp_path: Path) -> None:
+@pytest.mark.parametrize("chunk", [7, 8, 9, 1 << 20])  # strings split across reads, or not
+def test_long_arrays_are_stepped_over_exactly(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, chunk: int
+) -> None:
     import gguf
 
+    monkeypatch.setattr(gguf_header, "_CHUNK", chunk)
     path = write_with_vocabulary(tmp_path / "vocab.gguf", 5000)
     header = read_header(path)
     assert header.get("tokenizer.ggml.tokens") == SkippedArray(item_kind=8, count=5000)
@@ -157,7 +162,11 @@ def test_long_arrays_are_stepped_over_exactly(tmp_path: Path) -> None:
     assert [t.name for t in header.tensors] == [t.name for t in reference.tensors]
 
 
-def test_a_file_cut_inside_a_long_array_is_truncated(tmp_path: Path) -> None:
+@pytest.mark.parametrize("chunk", [7, 1 << 20])
+def test_a_file_cut_inside_a_long_array_is_truncated(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, chunk: int
+) -> None:
+    monkeypatch.setattr(gguf_header, "_CHUNK", chunk)
     path = write_with_vocabulary(tmp_path / "vocab.gguf", 5000)
     cut = tmp_path / "cut.gguf"
     cut.write_bytes(path.read_bytes()[:20_000])  # inside the token strings
