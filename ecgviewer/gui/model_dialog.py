@@ -86,8 +86,9 @@ class ModelDialog(QDialog):
         self.flash_box.setChecked(self._settings.flash_attn)
         self.mmap_box = QCheckBox("Map the model file (loads faster; the OS can reclaim it)")
         self.mmap_box.setChecked(self._settings.use_mmap)
-        self.repack_box = QCheckBox(
-            "Repack weights for this CPU (faster on some; more memory when mapped)"
+        self.repack_box = QCheckBox("Repack weights for this CPU (faster on some CPUs)")
+        self.repack_box.setToolTip(
+            "With the file mapped, repacked copies need as much memory again as the weights."
         )
         self.repack_box.setChecked(self._settings.repack_weights)
         self.cache_box = self._spin(
