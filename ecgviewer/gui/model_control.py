@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -37,7 +38,9 @@ class ModelControl(QObject):
     def load(self, text: str, mmproj: str, settings: ModelSettings) -> None:
         """Ask the model owner to check and load the pair; progress shows in the status."""
         self._window.reading.set_status("Loading model (0%)")
-        self._pending = settings
+        # remembered once loaded, with the files: a pair found in the models folders is then
+        # what the model and Evaluate dialogs show, and what loads at the next start
+        self._pending = replace(settings, text_path=text, mmproj_path=mmproj)
         self._window.model.owner.load_requested.emit(text, mmproj, settings)
 
     def show_dialog(self, dropped: list[Path] | None = None) -> None:

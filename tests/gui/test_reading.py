@@ -67,6 +67,8 @@ def test_interpret_stream_stop_again_and_export(
     assert any(s.startswith("Reading image...") for s in statuses), statuses
     assert reading_meter.worst < 0.150, f"blocked for {reading_meter.worst * 1000:.0f} ms"
     assert window.panel.draft_label.text() == NOT_ECG_LABEL  # a test model, not an ECG model
+    assert window.settings.model.text_path == str(models.text_model_path())  # shown next time
+    assert window.settings.model.mmproj_path == str(models.projector_path())
 
     meter = GapMeter()
     meter.start()
