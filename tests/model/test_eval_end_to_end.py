@@ -75,3 +75,22 @@ def test_run_score_and_compare(tmp_path: Path) -> None:
     differing = re.search(r"Answers whose text differs: (\d+)", compare.stdout)
     assert differing and int(differing.group(1)) == 1
     assert "q1" in compare.stdout  # the disagreement is listed per item
+
+
+def test_stopping_while_the_model_is_checked_ends_the_run_at_once(tmp_path: Path) -> None:
+    import argparse
+
+    from ecgviewer.core.errors import Cancelled
+    from ecgviewer.core.evaluation.session import RunControl, run_evaluation
+
+    dataset = labelled_set(tmp_path / "set")
+    args = argparse.Namespace(
+        dataset=dataset, image_root=None, model=models.text_model_path(),
+        mmproj=models.projector_path(), task="ptb-xl-super", out=tmp_path / "out.jsonl",
+        seed=42, max_tokens=12, limit=None, resume=False,
+    )  # fmt: skip
+    control = RunControl()
+    control.stop()  # e.g. Cancel pressed while 3 GB are being hashed for the first time
+    with pytest.raises(Cancelled):
+        run_evaluation(args, control=control)
+    assert not (tmp_path / "out.jsonl").exists()  # nothing answered, nothing written

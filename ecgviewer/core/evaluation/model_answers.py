@@ -14,6 +14,7 @@ example `Timings.to_json()`). It raises `ImageError` for an unusable image,
 from __future__ import annotations
 
 import argparse
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -28,10 +29,16 @@ from ecgviewer.core.settings import load_settings
 from ecgviewer.core.workspace import open_case
 
 
-def make_answer_fn(args: argparse.Namespace) -> AnswerFn:
-    """Load the model pair named in `args` and return the function that answers one item."""
+def make_answer_fn(
+    args: argparse.Namespace, should_stop: Callable[[], bool] | None = None
+) -> AnswerFn:
+    """Load the model pair named in `args` and return the function that answers one item.
+
+    `should_stop` is polled while the files are checked (hashing several GB takes a
+    while the first time); it raises `Cancelled` when it turns true.
+    """
     return RuntimeAnswers(Path(args.model), Path(args.mmproj), seed=args.seed,
-                          max_tokens=args.max_tokens)  # fmt: skip
+                          max_tokens=args.max_tokens, should_stop=should_stop)  # fmt: skip
 
 
 class RuntimeAnswers:
@@ -42,13 +49,19 @@ class RuntimeAnswers:
     renderings, and the protocol uses the question and image as given.
     """
 
-    def __init__(self, model: Path, mmproj: Path, *, seed: int, max_tokens: int) -> None:
+    def __init__(self, model: Path, mmproj: Path, *, seed: int, max_tokens: int,
+                 should_stop: Callable[[], bool] | None = None) -> None:  # fmt: skip
         paths = app_paths().ensure()
         settings = load_settings(paths).model
         settings.seed, settings.max_tokens, settings.temperature = seed, max_tokens, 0.0
         settings.n_ctx = max(settings.n_ctx, max_tokens + 1024)
         self._runtime = ModelRuntime(paths)
-        self._runtime.load(model, mmproj, settings)
+
+        def progress(_stage: str, _fraction: float) -> None:
+            if should_stop is not None and should_stop():
+                raise Cancelled()
+
+        self._runtime.load(model, mmproj, settings, progress)
 
     def __call__(self, item: EvalItem) -> tuple[str, dict[str, Any]]:
         opened = open_case(item.image_path, preprocess=False)

@@ -98,7 +98,7 @@ def run_evaluation(
     from ecgviewer.core.evaluation.runner import write_run_meta
 
     items, model_id = _checked_inputs(args, warn)
-    answer_fn = model_answers.make_answer_fn(args)
+    answer_fn = model_answers.make_answer_fn(args, control.stop_requested if control else None)
     try:
         if control is not None:
             control.attach(answer_fn)

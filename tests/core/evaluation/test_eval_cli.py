@@ -31,7 +31,7 @@ ANSWERS_Q8 = {**ANSWERS_Q4, "q3": "STTC", "q4": "NORM"}
 
 
 def fake_factory(answers: dict[str, str], asked: list[str] | None = None) -> Any:
-    def make_answer_fn(args: Any) -> Any:
+    def make_answer_fn(args: Any, *_: Any) -> Any:
         assert args.seed == 42 and args.max_tokens == 1024  # defaults handed to the runtime
 
         def answer(item: EvalItem) -> tuple[str, dict[str, Any]]:
@@ -175,7 +175,7 @@ def test_run_refuses_an_existing_output_before_loading_the_model(
     out = tmp_path / "r.jsonl"
     out.write_text('{"question_id": "q1", "text": "NORM", "gold": "NORM", "model_id": "x"}\n')
     loaded: list[bool] = []
-    monkeypatch.setattr(model_answers, "make_answer_fn", lambda args: loaded.append(True))
+    monkeypatch.setattr(model_answers, "make_answer_fn", lambda args, *_: loaded.append(True))
     args = run_args(dataset, model_files["mmproj-F16.gguf"], model_files["mmproj-F16.gguf"], out)
     assert main(args) == 2
     assert main([*args, "--resume"]) == 2  # another model's answers

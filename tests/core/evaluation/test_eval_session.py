@@ -67,7 +67,7 @@ def pair(tmp_path: Path) -> tuple[Path, Path]:
 
 
 def use(monkeypatch: pytest.MonkeyPatch, answers: FakeAnswers) -> None:
-    monkeypatch.setattr(model_answers, "make_answer_fn", lambda args: answers)
+    monkeypatch.setattr(model_answers, "make_answer_fn", lambda args, *_: answers)
 
 
 def test_a_run_writes_rows_and_the_description_and_closes_the_model(
@@ -123,7 +123,7 @@ def test_inputs_are_checked_before_the_model_is_loaded(
     labelled: Path, pair: tuple[Path, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     loaded: list[bool] = []
-    monkeypatch.setattr(model_answers, "make_answer_fn", lambda args: loaded.append(True))
+    monkeypatch.setattr(model_answers, "make_answer_fn", lambda args, *_: loaded.append(True))
     out = tmp_path / "out.jsonl"
     out.write_text('{"question_id": "q1"}\n')
     args = run_args(labelled, model=pair[0], mmproj=pair[1], task="ptb-xl-super", out=out)
