@@ -2,7 +2,7 @@
 
 The status line says "Reading image... about n s left". The estimate is the
 last measured time this model pair took to read an image on this machine with
-the same threads, attention and GPU settings. Before the first measurement
+the same threads, attention, GPU and repacking settings. Before the first measurement
 there is no estimate and the status line counts up instead; nothing is spent
 on a warm-up read just to time it (for MedGemma-4B on two cores that would be
 a whole minute before the first real image could start).
