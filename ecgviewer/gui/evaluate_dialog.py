@@ -28,8 +28,9 @@ from ecgviewer.core.evaluation.session import write_report
 from ecgviewer.core.evaluation.text_output import format_run_summary
 from ecgviewer.core.settings import ModelSettings
 from ecgviewer.gui.errors import present_error
-from ecgviewer.gui.evaluation_form import EvaluationForm, plain_button
+from ecgviewer.gui.evaluation_form import EvaluationForm
 from ecgviewer.gui.evaluation_run import EvaluationOutcome, EvaluationRun, progress_text
+from ecgviewer.gui.file_fields import plain_button
 from ecgviewer.gui.reading import ReadingController
 from ecgviewer.gui.tasks import run_task, wait_for_tasks
 

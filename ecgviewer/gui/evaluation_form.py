@@ -18,7 +18,6 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QLineEdit,
-    QPushButton,
     QSpinBox,
     QWidget,
 )
@@ -26,8 +25,8 @@ from PySide6.QtWidgets import (
 from ecgviewer.core.evaluation.session import DEFAULT_MAX_TOKENS, run_args
 from ecgviewer.core.evaluation.tasks import TASKS
 from ecgviewer.core.settings import ModelSettings
+from ecgviewer.gui.file_fields import add_gguf_row, button_row, plain_button
 
-GGUF_FILTER = "GGUF model files (*.gguf);;All files (*)"
 LISTING_FILTER = "Labelled sets (*.csv *.jsonl *.json);;All files (*)"
 
 
@@ -66,7 +65,7 @@ class EvaluationForm(QWidget):
         file_button, folder_button = plain_button("File..."), plain_button("Folder...")
         file_button.clicked.connect(self._on_dataset_file_clicked)
         folder_button.clicked.connect(self._on_dataset_folder_clicked)
-        return _row(self.dataset_edit, file_button, folder_button)
+        return button_row(self.dataset_edit, file_button, folder_button)
 
     def _build_output_row(self) -> QHBoxLayout:
         self.output_edit = QLineEdit()
@@ -75,15 +74,11 @@ class EvaluationForm(QWidget):
         self.output_edit.textChanged.connect(self.changed)
         output_button = plain_button("Browse...")
         output_button.clicked.connect(self._on_output_browse_clicked)
-        return _row(self.output_edit, output_button)
+        return button_row(self.output_edit, output_button)
 
     def _model_row(self, form: QFormLayout, label: str, value: str) -> QLineEdit:
-        edit = QLineEdit(value)
-        edit.setPlaceholderText("path to a .gguf file")
+        edit = add_gguf_row(form, label, value)
         edit.textChanged.connect(self.changed)
-        browse = plain_button("Browse...")
-        browse.clicked.connect(lambda: self._browse_model(edit))
-        form.addRow(label, _row(edit, browse))
         return edit
 
     def _build_limits(self) -> QHBoxLayout:
@@ -156,24 +151,3 @@ class EvaluationForm(QWidget):
         if path:
             self._output_chosen = True
             self.output_edit.setText(path)
-
-    def _browse_model(self, edit: QLineEdit) -> None:
-        start = edit.text() or str(Path.home())
-        path, _ = QFileDialog.getOpenFileName(self, "Choose a GGUF file", start, GGUF_FILTER)
-        if path:
-            edit.setText(path)
-
-
-def plain_button(text: str) -> QPushButton:
-    """A button that Enter does not press: Enter in a path field must not open a file dialog."""
-    button = QPushButton(text)
-    button.setAutoDefault(False)
-    return button
-
-
-def _row(edit: QLineEdit, *buttons: QPushButton) -> QHBoxLayout:
-    row = QHBoxLayout()
-    row.addWidget(edit, 1)
-    for button in buttons:
-        row.addWidget(button)
-    return row

@@ -15,13 +15,9 @@ from PySide6.QtWidgets import (
     QCheckBox,
     QDialog,
     QDialogButtonBox,
-    QFileDialog,
     QFormLayout,
-    QHBoxLayout,
     QLabel,
-    QLineEdit,
     QProgressBar,
-    QPushButton,
     QSpinBox,
     QVBoxLayout,
     QWidget,
@@ -33,9 +29,9 @@ from ecgviewer.core.inference.memory import MemoryEstimate, available_memory, gi
 from ecgviewer.core.inference.preflight import PairFacts
 from ecgviewer.core.inference.runtime import ModelRuntime
 from ecgviewer.core.settings import ModelSettings
+from ecgviewer.gui.file_fields import add_gguf_row
 from ecgviewer.gui.tasks import run_task
 
-GGUF_FILTER = "GGUF model files (*.gguf);;All files (*)"
 FACT_LINES = 11  # the verdict and every row of facts, so nothing is cut off
 
 
@@ -71,10 +67,14 @@ class ModelDialog(QDialog):
 
     def _build_form(self) -> QFormLayout:
         form = QFormLayout()
-        self.text_edit = self._path_row(form, "Text model (GGUF):", self._settings.text_path)
-        self.mmproj_edit = self._path_row(
-            form, "Vision projector (mmproj):", self._settings.mmproj_path
+        self.text_edit = add_gguf_row(
+            form, "Text model (GGUF):", self._settings.text_path, self._check
         )
+        self.mmproj_edit = add_gguf_row(
+            form, "Vision projector (mmproj):", self._settings.mmproj_path, self._check
+        )
+        for edit in (self.text_edit, self.mmproj_edit):
+            edit.editingFinished.connect(self._check)
         self.threads_box = self._spin(1, 256, self._settings.threads(), "CPU threads")
         self.ctx_box = self._spin(512, 131072, self._settings.n_ctx, "tokens of context")
         self.ctx_box.setSingleStep(512)
@@ -110,18 +110,6 @@ class ModelDialog(QDialog):
         self.repack_box.toggled.connect(self._check)
         return form
 
-    def _path_row(self, form: QFormLayout, label: str, value: str) -> QLineEdit:
-        edit = QLineEdit(value)
-        edit.setPlaceholderText("path to a .gguf file")
-        edit.editingFinished.connect(self._check)
-        browse = QPushButton("Browse...")
-        browse.clicked.connect(lambda: self._browse(edit))
-        row = QHBoxLayout()
-        row.addWidget(edit, 1)
-        row.addWidget(browse)
-        form.addRow(label, row)
-        return edit
-
     @staticmethod
     def _spin(low: int, high: int, value: int, suffix: str) -> QSpinBox:
         box = QSpinBox()
@@ -140,13 +128,6 @@ class ModelDialog(QDialog):
         buttons.rejected.connect(self.reject)
         self.unload_button.setEnabled(self._runtime.loaded is not None)
         return buttons
-
-    def _browse(self, edit: QLineEdit) -> None:
-        start = edit.text() or str(Path.home())
-        path, _ = QFileDialog.getOpenFileName(self, "Choose a GGUF file", start, GGUF_FILTER)
-        if path:
-            edit.setText(path)
-            self._check()
 
     def set_paths(self, text: str, mmproj: str) -> None:
         """Fill the pickers (used when .gguf files are dropped on the window)."""

@@ -12,15 +12,10 @@ Only model hashes, settings and milliseconds are stored: nothing about patients.
 
 from __future__ import annotations
 
-import json
-import logging
-import os
-from contextlib import suppress
 from pathlib import Path
 
 from ecgviewer.core.case import DecodingSettings, Provenance
-
-log = logging.getLogger(__name__)
+from ecgviewer.core.json_cache import read_json_object, write_json_quietly
 
 MAX_ENTRIES = 32
 
@@ -50,28 +45,13 @@ class EncodeTimes:
 
     def get(self, key: str) -> float:
         """Milliseconds the last read took, or 0.0 when never measured."""
-        value = self._read().get(key, 0.0)
+        value = read_json_object(self._file).get(key, 0.0)
         return float(value) if isinstance(value, int | float) and value > 0 else 0.0
 
     def record(self, key: str, ms: float) -> None:
-        """Remember `ms` for `key`, keeping the newest MAX_ENTRIES (written atomically)."""
-        entries = self._read()
+        """Remember `ms` for `key`, keeping the newest MAX_ENTRIES."""
+        entries = read_json_object(self._file)
         entries.pop(key, None)
         entries[key] = round(ms, 1)  # the newest last; the oldest are dropped
         kept = dict(list(entries.items())[-MAX_ENTRIES:])
-        temporary = self._file.with_suffix(f".{os.getpid()}.tmp")  # the CLI may write too
-        try:
-            self._file.parent.mkdir(parents=True, exist_ok=True)
-            temporary.write_text(json.dumps(kept), encoding="utf-8")
-            os.replace(temporary, self._file)
-        except OSError as exc:
-            log.warning("could not store the image reading time: %s", type(exc).__name__)
-            with suppress(OSError):
-                temporary.unlink(missing_ok=True)
-
-    def _read(self) -> dict[str, object]:
-        try:
-            data = json.loads(self._file.read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            return {}
-        return data if isinstance(data, dict) else {}
+        write_json_quietly(self._file, kept, what="image reading time")

@@ -9,13 +9,13 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import os
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ecgviewer.core.json_cache import read_json_object, write_json_quietly
 from ecgviewer.core.paths import project_models_dir
 
 log = logging.getLogger(__name__)
@@ -44,14 +44,7 @@ class HashCache:
     def __init__(self, file: Path) -> None:
         self.file = file
         self._lock = threading.Lock()  # the GUI checks a pair while the model thread loads
-        self._entries: dict[str, dict[str, Any]] = self._read()
-
-    def _read(self) -> dict[str, dict[str, Any]]:
-        try:
-            data = json.loads(self.file.read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            return {}
-        return data if isinstance(data, dict) else {}
+        self._entries: dict[str, Any] = read_json_object(file)
 
     def sha256(self, path: Path, progress: Progress | None = None) -> str:
         """Return the cached digest, hashing the file only if it changed."""
@@ -67,17 +60,8 @@ class HashCache:
         digest = sha256_file(resolved, progress)
         with self._lock:
             self._entries[key] = {"size": stat.st_size, "mtime": stat.st_mtime_ns, "sha256": digest}
-            self._write()
+            write_json_quietly(self.file, self._entries, what="hash cache")
         return digest
-
-    def _write(self) -> None:
-        try:
-            self.file.parent.mkdir(parents=True, exist_ok=True)
-            temporary = self.file.with_suffix(".tmp")
-            temporary.write_text(json.dumps(self._entries, indent=1), encoding="utf-8")
-            os.replace(temporary, self.file)
-        except OSError as exc:  # a cache that cannot be written only costs time
-            log.warning("hash cache not written: %s", type(exc).__name__)
 
 
 @dataclass(frozen=True)
