@@ -62,6 +62,8 @@ class DecodingSettings:
     n_gpu_layers: int = 0
     flash_attn: bool = True
     repack_weights: bool = False  # llama.cpp's repacked CPU kernels (numerically different)
+    machine: str = ""  # CPU, the instruction sets llama.cpp uses, threads
+    buffer_types: str = ""  # where llama.cpp put the weights: "CPU_Mapped", "CPU_REPACK", "AMX"
 
 
 @dataclass

@@ -43,7 +43,15 @@ class ModelError(EcgViewerError):
 
 
 class EngineCrashError(ModelError):
-    """The inference worker process died; the model must be reloaded."""
+    """The inference worker process died; the model must be reloaded.
+
+    `crash` is the `inference.crash.CrashReport` (phase and exit code) when the
+    process was seen to die, None when it was simply not running.
+    """
+
+    def __init__(self, message: str, *, hint: str = "", crash: object = None) -> None:
+        super().__init__(message, hint=hint)
+        self.crash = crash
 
 
 class StorageError(EcgViewerError):

@@ -12,14 +12,12 @@ import logging.handlers
 
 from ecgviewer.core.paths import AppPaths
 
-LOG_FILE_NAME = "ecgviewer.log"
-
 
 def configure_logging(paths: AppPaths, *, verbose: bool = False) -> logging.Handler:
     """Attach a rotating file handler (1 MB x 3) to the `ecgviewer` logger."""
     paths.log_dir.mkdir(parents=True, exist_ok=True)
     handler = logging.handlers.RotatingFileHandler(
-        paths.log_dir / LOG_FILE_NAME, maxBytes=1_000_000, backupCount=3, encoding="utf-8"
+        paths.log_file, maxBytes=1_000_000, backupCount=3, encoding="utf-8"
     )
     handler.setFormatter(
         logging.Formatter("%(asctime)s %(levelname)s %(processName)s %(name)s: %(message)s")

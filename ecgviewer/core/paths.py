@@ -53,6 +53,16 @@ class AppPaths:
         return self.cache_dir / "encode-times.json"
 
     @property
+    def safe_configs_file(self) -> Path:
+        """Model pairs that crashed the engine here and now load in the safe configuration."""
+        return self.config_dir / "engine-safe-settings.json"
+
+    @property
+    def log_file(self) -> Path:
+        """The log the app and its inference worker write (see logsetup.py)."""
+        return self.log_dir / "ecgviewer.log"
+
+    @property
     def prefix_cache_dir(self) -> Path:
         """Saved llama.cpp prefix states; never inside the case database."""
         return self.cache_dir / "prefix-states"

@@ -83,6 +83,11 @@ class InterpretationPanel(QWidget):
         self.status_label.setObjectName("modelStatus")
         self.status_label.setWordWrap(True)
         self.status_label.linkActivated.connect(lambda _: self.choose_model_requested.emit())
+        self.engine_note = QLabel()
+        self.engine_note.setObjectName("engineNote")
+        self.engine_note.setWordWrap(True)
+        self.engine_note.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.engine_note.hide()
         self.disclaimer = QLabel(
             f"<b>Research use only.</b> {DISCLAIMER}. Not a diagnosis; a clinician must "
             "review every ECG."
@@ -90,7 +95,7 @@ class InterpretationPanel(QWidget):
         self.disclaimer.setObjectName("disclaimer")
         self.disclaimer.setWordWrap(True)
         self.disclaimer.setTextFormat(Qt.TextFormat.RichText)
-        for widget in (title, self.status_label, self.disclaimer):
+        for widget in (title, self.status_label, self.engine_note, self.disclaimer):
             layout.addWidget(widget)
 
     def _build_question(self, layout: QVBoxLayout) -> None:
@@ -178,6 +183,11 @@ class InterpretationPanel(QWidget):
             self.status_label.setText(f"{head}<a href='choose'>Choose model...</a>")
         else:
             self.status_label.setText(html.escape(text))
+
+    def set_engine_note(self, text: str) -> None:
+        """What the engine changed or could not do (a refused setting, a restart); "" hides it."""
+        self.engine_note.setText(text)
+        self.engine_note.setVisible(bool(text))
 
     def set_model_ready(self, ready: bool) -> None:
         self._model_ready = ready

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 from PySide6.QtCore import QObject
 
 from ecgviewer.core.errors import EcgViewerError
+from ecgviewer.core.inference.machine import MachineFacts
 from ecgviewer.core.inference.runtime import LoadedModel
 from ecgviewer.core.settings import ModelSettings
 from ecgviewer.gui.errors import present_error
@@ -33,7 +34,9 @@ class ModelControl(QObject):
         owner.loaded.connect(self._on_owner_loaded)
         owner.load_failed.connect(self._on_owner_load_failed)
         owner.unloaded.connect(lambda: window.reading.set_model(None))
-        owner.failed.connect(self._on_owner_failed)
+        owner.engine_stopped.connect(window.reading.engine_stopped)
+        owner.restarted.connect(self._on_owner_restarted)
+        owner.machine_probed.connect(self._on_owner_machine_probed)
 
     def load(self, text: str, mmproj: str, settings: ModelSettings) -> None:
         """Ask the model owner to check and load the pair; progress shows in the status."""
@@ -50,6 +53,8 @@ class ModelControl(QObject):
         dialog.unload_requested.connect(window.model.owner.unload_requested.emit)
         dialog.finished.connect(self._on_dialog_finished)
         self._dialog = dialog
+        if window.model.owner.runtime.machine is None:
+            window.model.owner.probe_requested.emit()  # answered by machine_probed
         if dropped:
             mmproj = next((str(p) for p in dropped if "mmproj" in p.name.lower()), "")
             text = next((str(p) for p in dropped if str(p) != mmproj), "")
@@ -81,9 +86,11 @@ class ModelControl(QObject):
             self._dialog.load_finished(False)
         present_error(self._window, error)
 
-    def _on_owner_failed(self, _tag: int, error: EcgViewerError) -> None:
-        if self._window.model.owner.runtime.loaded is None:  # the engine crashed: offer a reload
-            self._window.reading.set_model(None)
-            self._window.reading.set_status(
-                f"Error: {error.message} Load the model again (Ctrl+M)."
-            )
+    def _on_owner_restarted(self, model: LoadedModel, note: str) -> None:
+        """The engine died and came back (perhaps with safer settings): go on with it."""
+        self._window.reading.set_model(model)  # shows the note, reads the current image again
+        self._window.reading.set_status(note)
+
+    def _on_owner_machine_probed(self, machine: MachineFacts) -> None:
+        if self._dialog is not None:
+            self._dialog.set_machine(machine)

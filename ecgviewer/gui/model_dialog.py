@@ -16,8 +16,10 @@ from PySide6.QtWidgets import (
     QDialog,
     QDialogButtonBox,
     QFormLayout,
+    QHBoxLayout,
     QLabel,
     QProgressBar,
+    QPushButton,
     QSpinBox,
     QVBoxLayout,
     QWidget,
@@ -25,6 +27,7 @@ from PySide6.QtWidgets import (
 
 from ecgviewer.core.case import Provenance
 from ecgviewer.core.errors import EcgViewerError
+from ecgviewer.core.inference.machine import MachineFacts, repack_refusal
 from ecgviewer.core.inference.memory import MemoryEstimate, available_memory, gib
 from ecgviewer.core.inference.preflight import PairFacts
 from ecgviewer.core.inference.runtime import ModelRuntime
@@ -63,6 +66,8 @@ class ModelDialog(QDialog):
         layout.addWidget(self.facts_label)
         layout.addWidget(self.progress)
         layout.addWidget(self._build_buttons())
+        if runtime.machine is not None:
+            self.set_machine(runtime.machine)
         self._check()
 
     def _build_form(self) -> QFormLayout:
@@ -105,10 +110,62 @@ class ModelDialog(QDialog):
         form.addRow("", self.flash_box)
         form.addRow("", self.mmap_box)
         form.addRow("", self.repack_box)
+        self.repack_note = QLabel()
+        self.repack_note.setObjectName("repackNote")
+        self.repack_note.setWordWrap(True)
+        self.repack_note.hide()
+        form.addRow("", self.repack_note)
+        self.machine_label = QLabel("Asking llama.cpp what this CPU offers...")
+        self.machine_label.setObjectName("machineFacts")
+        self.machine_label.setWordWrap(True)
+        form.addRow("This computer:", self.machine_label)
+        form.addRow("", self._build_crash_row())
         self.ctx_box.valueChanged.connect(self._check)
         self.mmap_box.toggled.connect(self._check)
         self.repack_box.toggled.connect(self._check)
         return form
+
+    def _build_crash_row(self) -> QWidget:
+        """Pairs that crashed here load in the safe configuration; this forgets that."""
+        row = QWidget()
+        layout = QHBoxLayout(row)
+        layout.setContentsMargins(0, 0, 0, 0)
+        self.crash_label = QLabel()
+        self.crash_label.setWordWrap(True)
+        self.forget_button = QPushButton("Forget crash settings")
+        self.forget_button.setObjectName("forgetCrashSettings")
+        self.forget_button.setAutoDefault(False)
+        self.forget_button.clicked.connect(self._on_forget_clicked)
+        layout.addWidget(self.crash_label, 1)
+        layout.addWidget(self.forget_button)
+        self._crash_row = row
+        self._show_crash_settings()
+        return row
+
+    def _show_crash_settings(self) -> None:
+        count = self._runtime.safe_configs.count()
+        pairs = "1 model pair" if count == 1 else f"{count} model pairs"
+        self.crash_label.setText(
+            f"After crashes, {pairs} load with safe settings on this computer."
+        )
+        self._crash_row.setVisible(count > 0)
+
+    def _on_forget_clicked(self) -> None:
+        self._runtime.safe_configs.forget()
+        self._show_crash_settings()
+
+    def set_machine(self, machine: MachineFacts) -> None:
+        """Show what llama.cpp uses on this CPU, and refuse settings known to crash it."""
+        loaded = self._runtime.loaded
+        text = html.escape(machine.summary(self.threads_box.value()))
+        if loaded is not None and loaded.decoding.buffer_types:
+            text += f"<br>Weights now in: {html.escape(loaded.decoding.buffer_types)}"
+        self.machine_label.setText(text)
+        self.machine_label.setToolTip(machine.features)
+        refusal = repack_refusal(machine)
+        self.repack_box.setEnabled(not refusal)
+        self.repack_note.setText(f"{refusal}." if refusal else "")
+        self.repack_note.setVisible(bool(refusal))
 
     @staticmethod
     def _spin(low: int, high: int, value: int, suffix: str) -> QSpinBox:

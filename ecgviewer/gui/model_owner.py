@@ -5,6 +5,10 @@
 delivered back on the GUI thread. `cancel()` is the exception: it is called
 directly from the GUI thread and only sets the runtime's shared stop flag, so a
 Stop is honoured at the next token even while the owner thread is busy.
+
+When the worker dies, `engine_stopped` is emitted from the runtime's watcher
+thread at once, whatever the owner thread is doing; the owner thread then
+lets the runtime restart it (`restarted`) or say that it will not (`failed`).
 """
 
 from __future__ import annotations
@@ -17,7 +21,8 @@ from PySide6.QtCore import QObject, QThread, Signal, Slot
 
 from ecgviewer.core.errors import EcgViewerError, ModelError
 from ecgviewer.core.inference.client import Failed, Finished, Prepared, Started, TextDelta
-from ecgviewer.core.inference.runtime import LoadedModel, ModelRuntime
+from ecgviewer.core.inference.crash import CrashReport
+from ecgviewer.core.inference.runtime import LoadedModel, ModelRuntime, Restarted
 from ecgviewer.core.paths import AppPaths
 from ecgviewer.core.settings import ModelSettings
 
@@ -36,20 +41,27 @@ class ModelOwner(QObject):
     text_arrived = Signal(int, str)
     finished = Signal(int, object)  # tag, Finished
     failed = Signal(int, object)  # tag, EcgViewerError
+    engine_stopped = Signal(object)  # CrashReport; emitted on the watcher thread
+    restarted = Signal(object, str)  # LoadedModel, one-sentence note
+    machine_probed = Signal(object)  # MachineFacts
 
     # requests from the GUI thread (queued to the owner thread)
     load_requested = Signal(str, str, object)
     unload_requested = Signal()
     interpret_requested = Signal(int, bytes, str, object)  # tag, png, question, history
     prepare_requested = Signal(int, bytes)
+    probe_requested = Signal()
+    _recover_requested = Signal()  # from the watcher thread
 
     def __init__(self, paths: AppPaths) -> None:
         super().__init__()
-        self._runtime = ModelRuntime(paths)
+        self._runtime = ModelRuntime(paths, on_engine_exit=self._on_runtime_engine_exit)
         self.load_requested.connect(self._on_load_requested)
         self.unload_requested.connect(self._on_unload_requested)
         self.interpret_requested.connect(self._on_interpret_requested)
         self.prepare_requested.connect(self._on_prepare_requested)
+        self.probe_requested.connect(self._on_probe_requested)
+        self._recover_requested.connect(self._on_recover_requested)
 
     @property
     def runtime(self) -> ModelRuntime:
@@ -58,6 +70,23 @@ class ModelOwner(QObject):
     def cancel(self) -> None:
         """GUI thread: stop the current request at its next token."""
         self._runtime.cancel()
+
+    def _on_runtime_engine_exit(self, crash: CrashReport) -> None:
+        """Watcher thread: tell the window now; the owner thread restarts the engine next."""
+        self.engine_stopped.emit(crash)
+        self._recover_requested.emit()
+
+    @Slot()
+    def _on_recover_requested(self) -> None:
+        for event in self._runtime.recover():
+            self._relay(0, event)
+
+    @Slot()
+    def _on_probe_requested(self) -> None:
+        try:
+            self.machine_probed.emit(self._runtime.probe())
+        except EcgViewerError as error:
+            log.warning("machine probe failed: %s", type(error).__name__)
 
     @Slot(str, str, object)
     def _on_load_requested(self, text: str, mmproj: str, settings: ModelSettings) -> None:
@@ -84,8 +113,7 @@ class ModelOwner(QObject):
             return
         try:
             for event in self._runtime.prepare(png):
-                if isinstance(event, Prepared):
-                    self.prepared.emit(tag, event.times)
+                self._relay(tag, event)
         except EcgViewerError as error:
             self.failed.emit(tag, error)
 
@@ -113,6 +141,8 @@ class ModelOwner(QObject):
             self.finished.emit(tag, event)
         elif isinstance(event, Failed):
             self.failed.emit(tag, event.error)
+        elif isinstance(event, Restarted):
+            self.restarted.emit(event.model, event.note)
 
     @Slot()
     def shutdown(self) -> None:

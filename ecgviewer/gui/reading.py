@@ -14,8 +14,9 @@ from dataclasses import replace
 from PySide6.QtCore import QObject, QTimer, Signal
 
 from ecgviewer.core.case import Turn, now_iso
-from ecgviewer.core.errors import EcgViewerError
+from ecgviewer.core.errors import EcgViewerError, EngineCrashError
 from ecgviewer.core.inference.client import Finished
+from ecgviewer.core.inference.crash import CrashReport
 from ecgviewer.core.inference.encode_times import read_time_ms
 from ecgviewer.core.inference.runtime import LoadedModel
 from ecgviewer.core.workspace import OpenCase
@@ -81,6 +82,7 @@ class ReadingController(QObject):
     def set_model(self, model: LoadedModel | None) -> None:
         self._model = model
         self._panel.set_model_ready(model is not None)
+        self._panel.set_engine_note(" ".join(model.notes) if model else "")
         if model is not None:
             self._panel.set_ecg_model(model.provenance.is_ecg_model)
             self.set_status(f"Ready - {model.display_name}")
@@ -125,6 +127,17 @@ class ReadingController(QObject):
             self._countdown.stop()
             if not self.busy and self._model is not None:
                 self.set_status(f"Ready - {self._model.display_name}")
+
+    def engine_stopped(self, crash: CrashReport) -> None:
+        """The worker died: say so now, whatever was awaited; the owner restarts it next."""
+        self._stop_waiting_for_engine()
+        self.set_status(crash.sentence())
+
+    def _stop_waiting_for_engine(self) -> None:
+        self._countdown.stop()
+        self._preparing_tag = 0
+        self._model = None
+        self._panel.set_model_ready(False)
 
     # -- actions ----------------------------------------------------------------
     def _on_panel_interpret_requested(self, question: str, preset_key: str) -> None:
@@ -223,17 +236,24 @@ class ReadingController(QObject):
 
     def _on_owner_failed(self, tag: int, error: EcgViewerError) -> None:
         found = self._current(tag)
+        if isinstance(error, EngineCrashError):  # status and note, never a dialog per crash
+            self._stop_waiting_for_engine()
+            self._panel.set_engine_note(f"{error.message} {error.hint}".strip())
+            if found is not None:
+                self._end(*found, stop_reason="failed")
+            self.set_status(f"{error.message} {error.hint}".strip())
+            return
         if found is None:
             if self._active is None:  # a background prepare failed: say so, quietly
                 self.set_status(f"Error: {error.message}")
             return
-        case, turn = found
-        turn.stop_reason = "failed"
-        self._end(case, turn)
+        self._end(*found, stop_reason="failed")
         self.set_status(f"Error: {error.message}")
         present_error(self._panel.window(), error)
 
-    def _end(self, case: OpenCase, turn: Turn) -> None:
+    def _end(self, case: OpenCase, turn: Turn, *, stop_reason: str = "") -> None:
+        if stop_reason == "failed":
+            turn.stop_reason = "failed"  # the partial answer is kept, marked incomplete
         self._active = None
         self._panel.set_busy(False)
         if case is self._case:

@@ -18,7 +18,7 @@ import pytest
 from ecgviewer.core.errors import EngineCrashError, ModelError
 from ecgviewer.core.inference import memory
 from ecgviewer.core.inference.client import Event, Failed, Finished, Prepared, Started, TextDelta
-from ecgviewer.core.inference.runtime import ModelRuntime
+from ecgviewer.core.inference.runtime import LoadedModel, ModelRuntime, Restarted
 from ecgviewer.core.paths import app_paths
 from tests.model.conftest import small_settings
 
@@ -132,23 +132,25 @@ def test_cancel_from_another_thread_stops_at_the_next_token(
     assert finished(list(runtime.interpret(ecg_png, "Again."))).stop_reason in ("eos", "length")
 
 
-def test_killed_worker_gives_a_clear_error_and_reload_works(
-    runtime: ModelRuntime, text_model: Path, mmproj: Path, ecg_png: bytes
+def test_killed_worker_gives_a_clear_error_and_is_restarted(
+    runtime: ModelRuntime, ecg_png: bytes
 ) -> None:
-    events = runtime.interpret(ecg_png, "Write a long essay.", max_tokens=400)
-    failure = None
-    for event in events:
-        if isinstance(event, TextDelta) and runtime.worker_pid:
+    events: list[object] = []
+    for event in runtime.interpret(ecg_png, "Write a long essay.", max_tokens=400):
+        events.append(event)
+        if isinstance(event, TextDelta) and runtime.worker_pid and len(events) == 3:
             os.kill(runtime.worker_pid, signal.SIGKILL)
-        if isinstance(event, Failed):
-            failure = event.error
-    assert isinstance(failure, EngineCrashError)
-    assert "stopped unexpectedly" in str(failure)
-    assert runtime.loaded is None
-    with pytest.raises(ModelError, match="No model is loaded"):
-        list(runtime.interpret(ecg_png, "Hello?"))
-    runtime.load(text_model, mmproj, small_settings())
+    failures = [e.error for e in events if isinstance(e, Failed)]
+    assert len(failures) == 1 and isinstance(failures[0], EngineCrashError)
+    assert str(failures[0]).startswith(
+        "The inference engine stopped unexpectedly while writing the answer (killed"
+    )
+    assert isinstance(events[-1], Restarted)
+    assert runtime.loaded is not None  # restarted by itself
     assert finished(list(runtime.interpret(ecg_png, "Hello?"))).stop_reason in ("eos", "length")
+    runtime.unload()
+    with pytest.raises(ModelError, match="No model is loaded"):  # only when none is
+        list(runtime.interpret(ecg_png, "Hello?"))
 
 
 def test_load_refuses_a_model_that_does_not_fit(
@@ -166,7 +168,7 @@ def test_worker_exits_when_the_viewer_process_is_killed(tmp_path: Path) -> None:
     script = tmp_path / "viewer.py"
     script.write_text(
         "import sys, time\n"
-        "from ecgviewer.core.inference.runtime import ModelRuntime\n"
+        "from ecgviewer.core.inference.runtime import LoadedModel, ModelRuntime, Restarted\n"
         "from ecgviewer.core.paths import app_paths\n"
         "from ecgviewer.core.settings import ModelSettings\n"
         "from tests.support import models\n"
@@ -212,13 +214,16 @@ def rss_anon_mb(pid: int) -> float:
 def test_mmap_and_repacking_settings_reach_llama_cpp(
     text_model: Path, mmproj: Path, ecg_png: bytes
 ) -> None:
+    """On every CPU: mmap reaches llama.cpp; repacking does where it is safe, and where
+    llama.cpp would use AMX (its Q4_K crash) it is refused and the user is told."""
     answers: dict[tuple[bool, bool], str] = {}
     private: dict[tuple[bool, bool], float] = {}
+    loaded: dict[tuple[bool, bool], LoadedModel] = {}
     for mmap, repack in ((True, False), (False, False), (True, True)):
         runtime = ModelRuntime(app_paths().ensure())
         try:
             settings = small_settings(use_mmap=mmap, repack_weights=repack, prefix_cache_mb=0)
-            runtime.load(text_model, mmproj, settings)
+            loaded[mmap, repack] = runtime.load(text_model, mmproj, settings)
             answers[mmap, repack] = answer(list(runtime.interpret(ecg_png, "Rate?")))
             assert runtime.worker_pid is not None
             private[mmap, repack] = rss_anon_mb(runtime.worker_pid)
@@ -227,10 +232,26 @@ def test_mmap_and_repacking_settings_reach_llama_cpp(
     assert all(answers.values())
     assert answers[True, False] == answers[False, False]  # same kernels, same answer
     weights_mb = text_model.stat().st_size / 1024**2
-    # read into private memory instead of mapped; repacked copies are private too
+    # read into private memory instead of mapped
     assert private[False, False] - private[True, False] > 0.5 * weights_mb
-    # the 270M model's layer matrices (not its big embedding table) are repacked: about 12 MB
-    assert private[True, True] - private[True, False] > 5
+    assert loaded[True, False].decoding.buffer_types == "CPU_Mapped"
+    assert loaded[False, False].decoding.buffer_types == "CPU"
+    repacked = loaded[True, True]
+    if repacked.machine.has_amx:  # llama.cpp reports AMX: the guard keeps repacking off
+        assert repacked.notes == (
+            "Weight repacking was not applied. Not available on this CPU: llama.cpp's AMX "
+            "path crashes with Q4_K weights.",
+        )
+        assert repacked.decoding.repack_weights is False
+        assert repacked.decoding.buffer_types == "CPU_Mapped"
+        assert private[True, True] - private[True, False] < 5  # no repacked copies
+        assert answers[True, True] == answers[True, False]
+    else:
+        assert repacked.notes == ()
+        assert repacked.decoding.repack_weights is True
+        assert "CPU_REPACK" in repacked.decoding.buffer_types
+        # the 270M model's layer matrices (not its big embedding table) are repacked: ~12 MB
+        assert private[True, True] - private[True, False] > 5
 
 
 def test_the_image_read_time_is_remembered_for_the_next_session(

@@ -72,11 +72,17 @@ def write_tiny_projector(
     feed_forward: int = 0,
     heads: int = 4,
     weight_dtype: type = np.float32,
+    projection_scale: float = 0.02,
 ) -> Path:
     """Write a random-weight Gemma 3 vision projector GGUF to `path`.
 
     Matrices are `weight_dtype` (F32 for tests, F16 for the MedGemma-shaped
     stand-in); norms, biases and embeddings stay F32 as in real conversions.
+    `projection_scale` is the spread of the input projection into the text
+    model: at 0.02 the image embeddings dominate and the 270M model answers
+    every question with newlines; at 0.0005 (the "quiet" projector) the text
+    model stays in charge and writes varied sentences, so two inference paths
+    can be compared meaningfully.
     """
     import gguf
 
@@ -120,7 +126,8 @@ def write_tiny_projector(
             writer.add_tensor(prefix + norm + ".bias", np.zeros(width, np.float32))
     writer.add_tensor("v.post_ln.weight", np.ones(width, np.float32))
     writer.add_tensor("v.post_ln.bias", np.zeros(width, np.float32))
-    writer.add_tensor("mm.input_projection.weight", weight(width, projection_dim))
+    projection = rng.standard_normal((width, projection_dim), dtype=np.float32)
+    writer.add_tensor("mm.input_projection.weight", (projection * projection_scale).astype(weight_dtype))
     writer.add_tensor("mm.soft_emb_norm.weight", np.ones(width, np.float32))
     writer.write_header_to_file()
     writer.write_kv_data_to_file()
@@ -137,4 +144,46 @@ def projector_path() -> Path:
         partial = target.with_suffix(".partial")
         write_tiny_projector(partial)
         os.replace(partial, target)
+    return target
+
+
+QUIET_PROJECTION_SCALE = 0.0005
+CHAT_TEMPLATE_FILE = Path(__file__).with_name("gemma3_chat_template.jinja")
+
+
+def quiet_projector_path() -> Path:
+    """A tiny projector that leaves the 270M text model in charge (see write_tiny_projector)."""
+    target = cache_dir() / "tiny-gemma3-mmproj-640-quiet.gguf"
+    if not target.exists():
+        target.parent.mkdir(parents=True, exist_ok=True)
+        partial = target.with_suffix(".partial")
+        write_tiny_projector(partial, projection_scale=QUIET_PROJECTION_SCALE)
+        os.replace(partial, target)
+    return target
+
+
+def templated_text_model_path() -> Path:
+    """A copy of the 270M GGUF with a Gemma 3 chat template in its metadata.
+
+    The published 270M GGUF has none, and every OpenAI-compatible server (and
+    MTMDChatHandler) refuses such a model. The copy is written with the gguf
+    package's own `gguf-new-metadata`, as the reference notes describe.
+    """
+    import subprocess
+    import sys
+
+    template = CHAT_TEMPLATE_FILE.read_text(encoding="utf-8")
+    digest = hashlib.sha256(template.encode("utf-8")).hexdigest()[:12]
+    target = cache_dir() / f"gemma-3-270m-q4_k_m-chat-{digest}.gguf"
+    if target.exists():
+        return target
+    source = text_model_path()
+    partial = target.with_suffix(".partial")
+    script = "from gguf.scripts.gguf_new_metadata import main; main()"
+    subprocess.run(
+        [sys.executable, "-c", script, "--force", "--chat-template-file",
+         str(CHAT_TEMPLATE_FILE), str(source), str(partial)],
+        check=True, capture_output=True,
+    )  # fmt: skip
+    os.replace(partial, target)
     return target

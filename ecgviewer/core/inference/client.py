@@ -5,20 +5,26 @@ called from one thread (the GUI's model-owner thread, or the CLI's main
 thread); only `cancel()` may be called from any thread, and it takes effect at
 the worker's next token because it writes a shared counter instead of queueing
 a message.
+
+A watcher thread waits on each worker's process sentinel, so a worker that
+dies while nobody is waiting for it (idle, or busy with a request the caller
+has not read yet) is reported at once through `on_exit`.
 """
 
 from __future__ import annotations
 
 import logging
 import multiprocessing
-from collections.abc import Iterator, Sequence
+import threading
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
 from typing import Any
 
 from ecgviewer.core.errors import EcgViewerError, EngineCrashError, InputError, ModelError
+from ecgviewer.core.inference.crash import CrashReport, Phase
 from ecgviewer.core.inference.spec import LoadSpec
-from ecgviewer.core.inference.worker import CancelFlag, run_worker
+from ecgviewer.core.inference.worker import CancelFlag, PhaseBoard, run_worker
 
 log = logging.getLogger(__name__)
 
@@ -59,19 +65,28 @@ class Failed:
 
 Event = Started | TextDelta | Prepared | Finished | Failed
 
+ExitListener = Callable[[int, CrashReport], None]
+"""(worker generation, report): called on the watcher thread when a worker dies unasked."""
+
 
 class InferenceClient:
     """Starts the worker on demand and talks to it; see the module docstring for threads."""
 
-    def __init__(self, log_dir: str | None = None) -> None:
+    def __init__(self, log_dir: str | None = None, on_exit: ExitListener | None = None) -> None:
         self._log_dir = log_dir
+        self._on_exit = on_exit
         self._context = multiprocessing.get_context("spawn")
         self._cancel_value: Any = None  # made with the first worker: it starts a helper process
         self._flag: CancelFlag | None = None
+        self._board: PhaseBoard | None = None
         self._process: Any = None
         self._conn: Connection | None = None
         self._next_id = 0
+        self._generation = 0  # one per worker process started
+        self._retired: set[int] = set()  # generations stopped on purpose
+        self._reaping = threading.Lock()
         self.load_info: dict[str, Any] = {}
+        self._probed: dict[str, Any] = {}
 
     # -- lifecycle ---------------------------------------------------------
     def _ensure_process(self) -> Connection:
@@ -81,19 +96,52 @@ class InferenceClient:
         if self._cancel_value is None:
             self._cancel_value = self._context.Value("q", 0)
             self._flag = CancelFlag(self._cancel_value)
+        self._board = PhaseBoard(self._context.Value("i", int(Phase.STARTING)))
+        self._board.mark(Phase.STARTING)
         parent, child = self._context.Pipe(duplex=True)
         self._process = self._context.Process(
-            target=run_worker,
-            args=(child, self._cancel_value, self._log_dir),
+            target=self._worker_target(),
+            args=(child, self._cancel_value, self._board.value, self._log_dir),
             name="ecgviewer-inference",
             daemon=True,
         )
         self._process.start()
         child.close()
         self._conn = parent
+        self._generation += 1
+        self._watch(self._generation, self._process, self._board)
         return parent
 
+    @staticmethod
+    def _worker_target() -> Callable[..., None]:
+        """The worker's entry point; tests replace this to slow or break a step inside it."""
+        return run_worker
+
+    def _watch(self, generation: int, process: Any, board: PhaseBoard) -> None:
+        """Report a worker that dies without being asked to, whatever the caller is doing."""
+
+        def wait() -> None:
+            multiprocessing.connection.wait([process.sentinel])
+            with self._reaping:
+                process.join(timeout=1)
+            if generation in self._retired or self._on_exit is None:
+                return
+            self._on_exit(generation, CrashReport(board.read(), process.exitcode))
+
+        threading.Thread(target=wait, name=f"worker-watch-{generation}", daemon=True).start()
+
+    @property
+    def generation(self) -> int:
+        """The number of the current (or last) worker process."""
+        return self._generation
+
+    @property
+    def phase(self) -> Phase:
+        """What the worker is doing now (or was doing when it died)."""
+        return Phase.IDLE if self._board is None else self._board.read()
+
     def _discard_process(self) -> None:
+        self._retired.add(self._generation)
         if self._conn is not None:
             self._conn.close()
         self._conn = None
@@ -128,6 +176,15 @@ class InferenceClient:
         """Stop the current request at its next token. Safe from any thread."""
         if self._flag is not None:  # no worker yet: nothing to stop
             self._flag.cancel_through(self._next_id)
+
+    def probe(self) -> dict[str, Any]:
+        """The machine facts llama.cpp reports (machine.MachineFacts fields); blocks."""
+        request_id = self._new_id()
+        self._ensure_process().send({"op": "probe", "id": request_id})
+        for event in self._events(request_id):
+            if isinstance(event, Failed):
+                raise event.error
+        return self._probed
 
     def load(self, spec: LoadSpec) -> dict[str, Any]:
         """Load the pair in the worker; blocks; raises ModelError / EngineCrashError."""
@@ -186,7 +243,7 @@ class InferenceClient:
             event = self._to_event(kind, message)
             if event is not None:
                 yield event
-            if kind in ("loaded", "prepared", "finished", "cancelled", "failed"):
+            if kind in ("probed", "loaded", "prepared", "finished", "cancelled", "failed"):
                 return
 
     def _receive(self, conn: Connection) -> tuple[Any, ...]:
@@ -202,19 +259,25 @@ class InferenceClient:
             return self._crashed()
 
     def _crashed(self) -> tuple[Any, ...]:
+        if self._process is not None:
+            with self._reaping:  # the watcher may be reaping it too: one waitpid at a time
+                self._process.join(timeout=1)  # the exit code is known once it is reaped
         code = None if self._process is None else self._process.exitcode
-        log.error("inference worker stopped (exit code %s)", code)
+        crash = CrashReport(self.phase, code)
+        log.error("inference worker stopped (%s, %s)", crash.phase.name, crash.cause)
         self._discard_process()
         raise EngineCrashError(
-            "The inference engine stopped unexpectedly"
-            + (f" (exit code {code})." if code is not None else "."),
-            hint="Your work is safe. Load the model again to continue.",
-        )
+            crash.sentence(), hint="Your work is safe. Load the model again to continue.",
+            crash=crash,
+        )  # fmt: skip
 
     def _to_event(self, kind: str, message: tuple[Any, ...]) -> Event | None:  # noqa: PLR0911
         request_id = message[1]
         if kind == "loaded":
             self.load_info = dict(message[2])
+            return None
+        if kind == "probed":
+            self._probed = dict(message[2])
             return None
         if kind == "prepared":
             return Prepared(request_id, dict(message[2]))

@@ -27,13 +27,16 @@ from ecgviewer.core.inference.chat import (
     PromptRenderer,
     build_messages,
 )
+from ecgviewer.core.inference.crash import Phase
 from ecgviewer.core.inference.handler import (
+    load_log,
     make_handler_class,
     read_kv_state,
     silence_native_logs,
     weight_repacking,
     write_kv_state,
 )
+from ecgviewer.core.inference.machine import MachineFacts, buffer_types, probe, repack_refusal
 from ecgviewer.core.inference.prefix_cache import Prefix, PrefixCache, prefix_key
 from ecgviewer.core.inference.spec import LoadSpec
 
@@ -41,6 +44,7 @@ log = logging.getLogger(__name__)
 
 Emit = Callable[[str], None]
 CancelCheck = Callable[[], bool]
+PhaseMark = Callable[[Phase], None]
 
 
 @dataclass
@@ -62,9 +66,12 @@ def _ms(start: float) -> float:
 class Engine:
     """Owns one `Llama` and its `MTMDChatHandler`; single-threaded, inside the worker."""
 
-    def __init__(self, spec: LoadSpec, cancelled: CancelCheck) -> None:
+    def __init__(
+        self, spec: LoadSpec, cancelled: CancelCheck, mark: PhaseMark = lambda phase: None
+    ) -> None:
         self.spec = spec
         self._cancelled = cancelled
+        self._mark = mark  # tells the viewer what we are doing, in case we die doing it
         self._llama: Any = None
         self._handler: Any = None
         self._renderer: PromptRenderer | None = None
@@ -72,18 +79,29 @@ class Engine:
         self._prefix: Prefix | None = None
         folder = Path(spec.cache_dir) if spec.cache_dir else None
         self._cache = PrefixCache(folder, spec.cache_limit_bytes)
-        self._fed_text = ""
-        self._history: list[Exchange] = []
-        self._kv_matches_text = True  # False after a question prefill was interrupted
+        # The token ids in the KV cache after the prepared prefix; None when unknown
+        # (a question prefill was interrupted). A follow-up continues only when they
+        # begin the conversation's tokens; otherwise it is replayed after the image.
+        self._kv_tokens: list[int] | None = []
         self._kv_is_prefix = False  # the KV cache holds exactly the prepared prefix
         self.gpu_fallback = False
         self.fallback_template = False
+        self.machine = MachineFacts()
+        self.repack_applied = False
+        self.buffer_types: list[str] = []
 
     # -- loading -----------------------------------------------------------
     def load(self) -> float:
-        """Load the model and projector; returns milliseconds taken."""
+        """Load the model and projector; returns milliseconds taken.
+
+        Weight repacking is applied only where this machine allows it
+        (machine.repack_refusal): no setting may crash the engine.
+        """
         start = time.perf_counter()
         silence_native_logs()
+        self.machine = probe()
+        self.repack_applied = self.spec.repack and not repack_refusal(self.machine)
+        self._mark(Phase.LOADING)
         try:
             self._llama = self._build(self.spec.n_gpu_layers)
         except ValueError as exc:
@@ -99,27 +117,32 @@ class Engine:
         return _ms(start)
 
     def _build(self, n_gpu_layers: int) -> Any:
-        from llama_cpp import Llama
-
         handler_class = make_handler_class()
         self._handler = handler_class(
             clip_model_path=self.spec.mmproj_path, verbose=False, use_gpu=n_gpu_layers != 0
         )
-        with weight_repacking(self.spec.repack):
-            return Llama(
-                model_path=self.spec.text_path,
-                chat_handler=self._handler,
-                n_ctx=self.spec.n_ctx,
-                n_threads=self.spec.n_threads,
-                n_threads_batch=self.spec.n_threads,
-                n_gpu_layers=n_gpu_layers,
-                flash_attn=self.spec.flash_attn,
-                use_mmap=self.spec.use_mmap,
-                swa_full=False,  # sliding-window layers keep only their window: ~300 MB less
-                n_batch=self.spec.n_batch,
-                seed=self.spec.seed,
-                verbose=False,
-            )
+        with load_log() as lines, weight_repacking(self.repack_applied):
+            llama = self._new_llama(n_gpu_layers)
+        self.buffer_types = buffer_types("".join(lines))
+        return llama
+
+    def _new_llama(self, n_gpu_layers: int) -> Any:
+        from llama_cpp import Llama
+
+        return Llama(
+            model_path=self.spec.text_path,
+            chat_handler=self._handler,
+            n_ctx=self.spec.n_ctx,
+            n_threads=self.spec.n_threads,
+            n_threads_batch=self.spec.n_threads,
+            n_gpu_layers=n_gpu_layers,
+            flash_attn=self.spec.flash_attn,
+            use_mmap=self.spec.use_mmap,
+            swa_full=False,  # sliding-window layers keep only their window: ~300 MB less
+            n_batch=self.spec.n_batch,
+            seed=self.spec.seed,
+            verbose=False,
+        )
 
     def _init_projector(self) -> None:
         try:
@@ -132,7 +155,9 @@ class Engine:
         template = self._handler._get_chat_template(self._llama)
         self.fallback_template = bool(self._handler.fallback_used)
         # what else decides the prepared state's numbers: attention kernels, weight layout
-        self._template_id = prefix_key(template, str(self.spec.flash_attn), str(self.spec.repack))
+        self._template_id = prefix_key(
+            template, str(self.spec.flash_attn), str(self.repack_applied)
+        )
         eos = self._piece(self._llama.token_eos(), special=True)
         bos = self._piece(self._llama.token_bos(), special=True)
         self._renderer = PromptRenderer(template, bos, eos)
@@ -171,6 +196,7 @@ class Engine:
                 self._check_cancel()
                 chunk = mtmd.mtmd_input_chunks_get(chunks, index)
                 if mtmd.mtmd_input_chunk_get_type(chunk) == mtmd.MTMD_INPUT_CHUNK_TYPE_TEXT:
+                    self._mark(Phase.PREFILL)
                     start = time.perf_counter()
                     self._llama.eval(self._chunk_tokens(chunk))
                     times.prompt_prefill_ms += _ms(start)
@@ -210,11 +236,13 @@ class Engine:
 
     def _eval_image(self, chunk: Any, times: StepTimes, llama_cpp: Any, mtmd: Any) -> None:
         ctx = self._handler.mtmd_ctx
+        self._mark(Phase.READING_IMAGE)
         start = time.perf_counter()
         if mtmd.mtmd_encode_chunk(ctx, chunk) != 0:
             raise ModelError("The vision encoder failed on this image.")
         times.image_encode_ms += _ms(start)
         self._check_cancel()
+        self._mark(Phase.PREFILL)
         start = time.perf_counter()
         new_n_past = llama_cpp.llama_pos(0)
         result = mtmd.mtmd_helper_decode_image_chunk(
@@ -238,24 +266,20 @@ class Engine:
     def _save_prefix(self, before: str, after: str, image_tokens: int) -> None:
         state = read_kv_state(self._llama._ctx.ctx)
         self._prefix = Prefix(state, self._llama.n_tokens, before, after, image_tokens)
-        self._fed_text = before
-        self._history = []
+        self._kv_tokens = []
         self._kv_is_prefix = True
 
     def _restore_prefix(self) -> None:
         prefix = self._prefix
         if prefix is None:
             raise ModelError("No image has been prepared for this question.")
+        self._kv_tokens = []
         if self._kv_is_prefix:  # just prepared: nothing to restore
-            self._fed_text, self._history, self._kv_matches_text = prefix.text, [], True
             return
         self._llama._ctx.kv_cache_clear()
         if not write_kv_state(self._llama._ctx.ctx, prefix.state):
             raise ModelError("The prepared image state could not be restored.")
         self._llama.n_tokens = prefix.tokens
-        self._fed_text = prefix.text
-        self._history = []
-        self._kv_matches_text = True
         self._kv_is_prefix = True
 
     @property
@@ -275,52 +299,62 @@ class Engine:
         """
         times = StepTimes()
         start = time.perf_counter()
+        self._mark(Phase.PREFILL)
         tokens = self._question_tokens(question, history)
         if self._llama.n_tokens + len(tokens) + 1 > self._llama.n_ctx():
             raise ModelError(
                 "The conversation no longer fits in the model's context.",
                 hint="Start a new reading, or raise the context length in Model settings.",
             )
-        self._kv_matches_text = False
+        held, self._kv_tokens = self._kv_tokens, None  # unknown until the prefill completes
         self._kv_is_prefix = False
         self._eval_cancellable(tokens)
-        self._kv_matches_text = True
+        self._kv_tokens = [*(held or []), *tokens]
         times.question_prefill_ms = _ms(start)
         times.extra.update(question_tokens=len(tokens), context_tokens=self._llama.n_tokens)
         answer: list[str] = []
+        self._mark(Phase.DECODING)
         stop = self._decode(
             max_tokens=max_tokens, temperature=temperature, seed=seed, times=times,
             answer=answer, emit=emit,
         )  # fmt: skip
-        text = "".join(answer)
-        self._fed_text += text
-        self._history.append(Exchange(question, text))
         return stop, times
 
-    def _question_tokens(self, question: str, history: list[Exchange]) -> list[int]:
-        assert self._renderer is not None
-        if not history:
-            self._restore_prefix()
-            assert self._prefix is not None
-            text = question.strip() + self._prefix.after
-        else:
-            import llama_cpp.mtmd_cpp as mtmd
+    def conversation_tokens(self, question: str, history: list[Exchange]) -> list[int]:
+        """The token ids after the image for this conversation: its chat template
+        rendered once and tokenized as one string, as llama.cpp's own chat path does."""
+        assert self._renderer is not None and self._prefix is not None
+        import llama_cpp.mtmd_cpp as mtmd
 
-            marker = mtmd.mtmd_default_marker().decode("utf-8")
-            full = self._renderer.render(build_messages(marker, history, question))
-            # Continue only if the KV cache holds exactly what the template renders for
-            # this history (it trims answers, so an answer with leading or trailing
-            # whitespace is replayed): a continued and a replayed conversation are the same.
-            continuing = self._kv_matches_text and history == self._history
-            if continuing and full.startswith(self._fed_text):
-                text = full[len(self._fed_text) :]
-            else:  # another branch of the conversation: replay it after the image
-                self._restore_prefix()
-                assert self._prefix is not None
-                text = full[len(self._prefix.text) :]
-            self._history = list(history)
-        self._fed_text += text
+        marker = mtmd.mtmd_default_marker().decode("utf-8")
+        full = self._renderer.render(build_messages(marker, history, question))
+        if not full.startswith(self._prefix.text):
+            raise ModelError("The chat template renders this conversation unexpectedly.")
+        text = full[len(self._prefix.text) :]
         return list(self._llama.tokenize(text.encode("utf-8"), add_bos=False, special=True))
+
+    def _question_tokens(self, question: str, history: list[Exchange]) -> list[int]:
+        """What to evaluate now: the part of the conversation the KV cache lacks.
+
+        The KV cache continues only when the tokens it holds after the image
+        begin this conversation's tokens exactly (the answers as sampled equal
+        the answers as the template renders and the tokenizer splits them);
+        otherwise the prepared image state is restored and the conversation
+        replayed. Either way the model sees exactly the reference token ids.
+        """
+        if self._prefix is None:
+            raise ModelError("No image has been prepared for this question.")
+        wanted = self.conversation_tokens(question, history)
+        held = self._kv_tokens
+        if history and held is not None and wanted[: len(held)] == held and len(wanted) > len(held):
+            return wanted[len(held) :]
+        self._restore_prefix()
+        return wanted
+
+    @property
+    def kv_tokens(self) -> list[int] | None:
+        """The token ids in the KV cache after the prepared image (None when unknown)."""
+        return None if self._kv_tokens is None else list(self._kv_tokens)
 
     def _eval_cancellable(self, tokens: list[int]) -> None:
         batch = self._llama.n_batch
@@ -357,6 +391,8 @@ class Engine:
             if llama.n_tokens + 1 >= llama.n_ctx():
                 break
             llama.eval([token])
+            assert self._kv_tokens is not None
+            self._kv_tokens.append(token)
         times.decode_ms = _ms(start)
         return stop
 

@@ -57,6 +57,29 @@ def silence_native_logs() -> None:
 
 
 @contextmanager
+def load_log() -> Iterator[list[str]]:
+    """Collect llama.cpp's "... buffer size" lines while a model loads, then silence it again.
+
+    Only those lines are kept: they name the buffer types that hold the weights
+    (mapped, repacked, AMX). While loading, llama.cpp prints no prompt text.
+    """
+    import llama_cpp
+
+    lines: list[str] = []
+
+    def keep(level: int, text: bytes, data: Any) -> None:
+        if b"buffer size" in text:
+            lines.append(text.decode("utf-8", errors="replace"))
+
+    callback = llama_cpp.llama_log_callback(keep)
+    llama_cpp.llama_log_set(callback, ctypes.c_void_p(0))
+    try:
+        yield lines
+    finally:
+        silence_native_logs()
+
+
+@contextmanager
 def weight_repacking(enabled: bool) -> Iterator[None]:
     """Load models inside this block with llama.cpp's CPU weight repacking on or off.
 

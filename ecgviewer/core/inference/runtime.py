@@ -3,7 +3,14 @@
 It checks a pair before loading (preflight, SHA-256, manifest, memory), loads
 it in the worker process, and answers questions about an image, preparing the
 image only when it changed. All methods run on the caller's one model thread;
-`cancel()` may be called from any thread.
+`cancel()` may be called from any thread, and `on_engine_exit` is called on a
+watcher thread (it should only notify the model thread, which then calls
+`recover()`).
+
+When the worker dies, the runtime says what it was doing and how it died,
+restarts it once in the safest configuration (crash.py) and remembers that
+configuration for the pair on this machine; a second crash in a row ends the
+retries.
 """
 
 from __future__ import annotations
@@ -12,7 +19,7 @@ import hashlib
 import logging
 import time
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import cast
 
@@ -35,8 +42,17 @@ from ecgviewer.core.inference.client import (
     Prepared,
     TextDelta,
 )
+from ecgviewer.core.inference.crash import (
+    CrashGuard,
+    CrashReport,
+    Phase,
+    SafeConfigs,
+    describe_changes,
+    safest,
+)
 from ecgviewer.core.inference.encode_times import EncodeTimes, read_time_ms, timing_key
 from ecgviewer.core.inference.integrity import HashCache, find_known_pair, load_manifest
+from ecgviewer.core.inference.machine import MachineFacts, repack_refusal
 from ecgviewer.core.inference.prefix_cache import prefix_key
 from ecgviewer.core.inference.preflight import PairFacts, check_pair
 from ecgviewer.core.inference.prompts import PROMPTS_VERSION
@@ -48,6 +64,32 @@ log = logging.getLogger(__name__)
 
 LoadProgress = Callable[[str, float], None]
 """(stage, fraction in [0, 1]) where stage is "checking", "hashing" or "loading"."""
+
+EngineExitListener = Callable[[CrashReport], None]
+"""Called on a watcher thread as soon as the worker dies unasked."""
+
+
+@dataclass(frozen=True)
+class _CheckedPair:
+    """What `load` established before starting the worker; reused by automatic restarts."""
+
+    facts: PairFacts
+    provenance: Provenance
+    expected: memory.MemoryEstimate
+    temperature: float
+    max_tokens: int
+
+
+@dataclass(frozen=True)
+class Restarted:
+    """The engine died and was restarted; `note` says why and what changed, in one sentence."""
+
+    request_id: int
+    note: str
+    model: LoadedModel
+
+
+RuntimeEvent = Event | Restarted
 
 
 @dataclass(frozen=True)
@@ -61,6 +103,8 @@ class LoadedModel:
     gpu_fallback: bool
     decoding: DecodingSettings
     encode_estimate_ms: float = 0.0  # last measured image read with these settings; 0 = unknown
+    machine: MachineFacts = field(default_factory=MachineFacts)
+    notes: tuple[str, ...] = ()  # settings not applied, or changed after a crash: tell the user
 
     @property
     def display_name(self) -> str:
@@ -76,16 +120,28 @@ def is_ecg_model_name(*names: str) -> bool:
 class ModelRuntime:
     """Loads a checked pair and streams answers. See the module docstring for threads."""
 
-    def __init__(self, paths: AppPaths, manifest: Path | None = None) -> None:
+    def __init__(
+        self, paths: AppPaths, manifest: Path | None = None,
+        on_engine_exit: EngineExitListener | None = None,
+    ) -> None:  # fmt: skip
         self._paths = paths
         self._manifest_path = manifest
         self._hashes = HashCache(paths.hash_cache_file)
-        self._client = InferenceClient(log_dir=str(paths.log_dir))
+        self._client = InferenceClient(log_dir=str(paths.log_dir), on_exit=self._on_worker_exit)
+        self._on_engine_exit = on_engine_exit
         self._loaded: LoadedModel | None = None
         self._spec: LoadSpec | None = None
+        self._checked: _CheckedPair | None = None
+        self._notes: tuple[str, ...] = ()
+        self._pair_key = ""
         self._prepared_key = ""
         self._encode_times = EncodeTimes(paths.encode_times_file)
         self._timing_key = ""
+        self._machine: MachineFacts | None = None
+        self.safe_configs = SafeConfigs(paths.safe_configs_file)
+        self._guard = CrashGuard()
+        self._handled_generation = 0  # the last worker whose death was dealt with
+        self._unhandled_exit: tuple[int, CrashReport] | None = None
 
     @property
     def loaded(self) -> LoadedModel | None:
@@ -94,6 +150,11 @@ class ModelRuntime:
     @property
     def worker_pid(self) -> int | None:
         return self._client.worker_pid
+
+    @property
+    def phase(self) -> Phase:
+        """What the worker is doing now; safe to read from any thread."""
+        return self._client.phase
 
     # -- loading -----------------------------------------------------------
     def check(
@@ -132,9 +193,24 @@ class ModelRuntime:
             is_ecg_model=ecg,
         )  # fmt: skip
 
+    @property
+    def machine(self) -> MachineFacts | None:
+        """What llama.cpp reported about this computer, once known (after `probe()`)."""
+        return self._machine
+
+    def probe(self) -> MachineFacts:
+        """Ask llama.cpp (in the worker, which this starts) what this CPU offers."""
+        if self._machine is None:
+            self._machine = MachineFacts(**self._client.probe())
+        return self._machine
+
     def load(self, text: Path, mmproj: Path, settings: ModelSettings,
              progress: LoadProgress | None = None) -> LoadedModel:  # fmt: skip
-        """Check and load a pair; raises ModelError with a clear message on any problem."""
+        """Check and load a pair; raises ModelError with a clear message on any problem.
+
+        A crash while loading is handled like any other: one restart in the
+        safest configuration, then a clear error.
+        """
         facts, provenance, expected = self.check(text, mmproj, settings, progress)
         if progress is not None:
             progress("loading", 0.0)
@@ -148,23 +224,89 @@ class ModelRuntime:
             cache_limit_bytes=max(0, settings.prefix_cache_mb) * 1024 * 1024,
         )  # fmt: skip
         self.unload()
-        info = self._client.load(spec)
-        self._spec = spec
-        provenance = replace(provenance, fallback_template=bool(info.get("fallback_template")))
-        decoding = DecodingSettings(
-            temperature=settings.temperature, seed=settings.seed, max_tokens=settings.max_tokens,
-            n_ctx=settings.n_ctx, n_threads=spec.n_threads,
-            n_gpu_layers=0 if info.get("gpu_fallback") else settings.n_gpu_layers,
-            flash_attn=settings.flash_attn, repack_weights=settings.repack_weights,
-        )  # fmt: skip
-        self._timing_key = timing_key(provenance, decoding)
-        self._loaded = LoadedModel(
-            facts, provenance, expected, float(info.get("load_ms", 0.0)),
-            bool(info.get("gpu_fallback")), decoding, self._encode_times.get(self._timing_key),
-        )  # fmt: skip
+        self._guard = CrashGuard()  # the user asked: a fresh count
+        machine = self.probe()
+        self._pair_key = SafeConfigs.key(
+            provenance.model.sha256, provenance.mmproj.sha256, machine.key
+        )
+        self._checked = _CheckedPair(
+            facts, provenance, expected, settings.temperature, settings.max_tokens
+        )
+        notes = self._machine_notes(spec, machine)
+        if notes:  # the engine refuses it too; the spec says what will really run
+            spec = replace(spec, repack=False)
+        self._unhandled_exit = None
+        remembered = self.safe_configs.get(self._pair_key)
+        if remembered is not None and safest(spec) != spec:
+            spec = safest(spec)
+            notes.append(
+                f"Loaded {remembered.get('changes') or 'in the safe configuration'}: this model "
+                "crashed the inference engine on this computer before. To try the chosen "
+                "settings again, use Forget crash settings in Model settings."
+            )
+        self._notes = tuple(notes)
+        try:
+            loaded = self._start(spec, self._notes)
+        except EngineCrashError as error:
+            loaded = self._load_after_crash(error, spec, notes)
         if progress is not None:
             progress("loading", 1.0)
         log.info("model loaded (known pair: %s)", bool(provenance.known_pair))
+        return loaded
+
+    @staticmethod
+    def _machine_notes(spec: LoadSpec, machine: MachineFacts) -> list[str]:
+        refusal = repack_refusal(machine)
+        if spec.repack and refusal:
+            return [f"Weight repacking was not applied. {refusal}."]
+        return []
+
+    def _load_after_crash(
+        self, error: EngineCrashError, spec: LoadSpec, notes: list[str]
+    ) -> LoadedModel:
+        """The worker died while loading: once more in the safest configuration, or give up."""
+        crash = self._crash_of(error)
+        self._handled_generation = self._client.generation
+        if not self._guard.record(crash):
+            raise self._final_error(crash) from error
+        safe = safest(spec)
+        note = self._restart_note(crash, spec, safe)
+        try:
+            return self._start(safe, (*notes, note))
+        except EngineCrashError as again:
+            crash = self._crash_of(again)
+            self._handled_generation = self._client.generation
+            self._guard.record(crash)
+            raise self._final_error(crash) from again
+
+    def _start(self, spec: LoadSpec, notes: tuple[str, ...]) -> LoadedModel:
+        """Load `spec` in the worker and record what really ran (the guard may refuse settings)."""
+        checked = self._checked
+        assert checked is not None
+        self._loaded, self._prepared_key = None, ""
+        info = self._client.load(spec)
+        self._spec = spec
+        machine = MachineFacts(**info["machine"]) if info.get("machine") else MachineFacts()
+        self._machine = machine
+        provenance = replace(
+            checked.provenance, fallback_template=bool(info.get("fallback_template"))
+        )
+        gpu_fallback = bool(info.get("gpu_fallback"))
+        decoding = DecodingSettings(
+            temperature=checked.temperature, seed=spec.seed,
+            max_tokens=checked.max_tokens, n_ctx=spec.n_ctx, n_threads=spec.n_threads,
+            n_gpu_layers=0 if gpu_fallback else spec.n_gpu_layers,
+            flash_attn=spec.flash_attn, repack_weights=bool(info.get("repack_applied")),
+            machine=machine.summary(spec.n_threads),
+            buffer_types=", ".join(info.get("buffer_types", [])),
+        )  # fmt: skip
+        if gpu_fallback:
+            notes = (*notes, "The model could not be loaded on the GPU; it runs on the CPU.")
+        self._timing_key = timing_key(provenance, decoding)
+        self._loaded = LoadedModel(
+            checked.facts, provenance, checked.expected, float(info.get("load_ms", 0.0)),
+            gpu_fallback, decoding, self._encode_times.get(self._timing_key), machine, notes,
+        )  # fmt: skip
         return self._loaded
 
     def unload(self) -> None:
@@ -181,7 +323,7 @@ class ModelRuntime:
         self._client.cancel()
 
     # -- answering ---------------------------------------------------------
-    def prepare(self, png: bytes) -> Iterator[Event]:
+    def prepare(self, png: bytes) -> Iterator[RuntimeEvent]:
         """Encode `png` and evaluate the prompt prefix unless it is already prepared."""
         key = hashlib.sha256(png).hexdigest()
         if key == self._prepared_key:
@@ -205,7 +347,7 @@ class ModelRuntime:
         self._encode_times.record(self._timing_key, total)
 
     def interpret(self, png: bytes, question: str, *, history: Sequence[tuple[str, str]] = (),
-                  max_tokens: int | None = None) -> Iterator[Event]:  # fmt: skip
+                  max_tokens: int | None = None) -> Iterator[RuntimeEvent]:  # fmt: skip
         """Prepare the image if needed, then stream the answer to `question`.
 
         `history` holds the earlier (question, answer) pairs about this image;
@@ -213,25 +355,28 @@ class ModelRuntime:
 
         Yields Prepared (only when the image had to be encoded), Started,
         TextDelta..., and ends with one Finished (its `times` is a
-        `Timings.to_json()`) or one Failed.
+        `Timings.to_json()`) or one Failed. When the engine died, the Failed
+        comes at once and is followed by Restarted (or by a second Failed when
+        it will not be restarted again).
         """
         loaded = self._require_loaded()
         start = time.perf_counter()
         times = Timings(model_load_ms=loaded.load_ms)
+        failed = False
         for event in self.prepare(png):
-            if isinstance(event, Failed):
-                yield event
-                return
+            failed = failed or isinstance(event, Failed)
             if isinstance(event, Prepared):
                 times.image_encode_ms = event.times.get("image_encode_ms")
                 times.prompt_prefill_ms = event.times.get("prompt_prefill_ms")
             yield event
+        if failed:  # after a crash the events go on to say whether the engine was restarted
+            return
         if times.image_encode_ms is None:
             times.image_encode_ms, times.prompt_prefill_ms = 0.0, 0.0
         yield from self._ask(question, history, max_tokens, times, start)
 
     def _ask(self, question: str, history: Sequence[tuple[str, str]], max_tokens: int | None,
-             times: Timings, start: float) -> Iterator[Event]:  # fmt: skip
+             times: Timings, start: float) -> Iterator[RuntimeEvent]:  # fmt: skip
         decoding = self._require_loaded().decoding
         events = self._client.ask(
             question, history=history, max_tokens=max_tokens or decoding.max_tokens,
@@ -252,16 +397,95 @@ class ModelRuntime:
                 continue
             yield event
 
-    def _guarded(self, events: Iterator[Event]) -> Iterator[Event]:
-        """Turn a dead worker into a Failed event and forget the loaded model."""
+    # -- crashes -------------------------------------------------------------
+    def _guarded(self, events: Iterator[Event]) -> Iterator[RuntimeEvent]:
+        """Pass events on; when the worker dies, say so at once, then restart it or stop."""
         try:
             for event in events:
                 if isinstance(event, Failed) and isinstance(event.error, EngineCrashError):
-                    self._forget()
+                    yield from self._after_crash(event.request_id, event.error)
+                    return
+                if isinstance(event, Finished) and event.stop_reason != "cancelled":
+                    self._guard.succeeded()  # a whole answer: not a crash loop
                 yield event
         except EngineCrashError as error:
-            self._forget()
+            yield from self._after_crash(0, error)
+
+    def _on_worker_exit(self, generation: int, crash: CrashReport) -> None:
+        """Watcher thread: note the death and tell the listener; `recover()` acts on it."""
+        self._unhandled_exit = (generation, crash)
+        if self._on_engine_exit is not None:
+            self._on_engine_exit(crash)
+
+    def recover(self) -> Iterator[RuntimeEvent]:
+        """Deal with a worker that died while no request was reading from it.
+
+        Yields nothing when the death was already dealt with by the request that
+        saw it; otherwise the same Failed / Restarted events as a request would.
+        """
+        pending, self._unhandled_exit = self._unhandled_exit, None
+        if pending is None:
+            return
+        generation, crash = pending
+        if generation != self._client.generation or generation == self._handled_generation:
+            return
+        yield from self._after_crash(0, EngineCrashError(crash.sentence(), crash=crash))
+
+    def _after_crash(self, request_id: int, error: EngineCrashError) -> Iterator[RuntimeEvent]:
+        generation = self._client.generation
+        self._forget()
+        crash = error.crash
+        if not isinstance(crash, CrashReport) or generation == self._handled_generation:
+            yield Failed(request_id, error)  # not a death we saw (or one already dealt with)
+            return
+        self._handled_generation = generation
+        if not self._guard.record(crash) or self._spec is None or self._checked is None:
+            yield Failed(request_id, self._final_error(crash))
+            return
+        restarting = EngineCrashError(crash.sentence(), hint="Restarting it...", crash=crash)
+        yield Failed(request_id, restarting)
+        yield from self._restart(crash, self._spec)
+
+    def _restart(self, crash: CrashReport, spec: LoadSpec) -> Iterator[RuntimeEvent]:
+        safe = safest(spec)
+        note = self._restart_note(crash, spec, safe)
+        try:
+            loaded = self._start(safe, (*self._notes, note))
+        except EngineCrashError as again:
+            self._handled_generation = self._client.generation
+            crash = self._crash_of(again)
+            self._guard.record(crash)
+            yield Failed(0, self._final_error(crash))
+            return
+        except ModelError as error:
             yield Failed(0, error)
+            return
+        log.info("inference engine restarted after a crash")
+        yield Restarted(0, note, loaded)
+
+    def _restart_note(self, crash: CrashReport, before: LoadSpec, after: LoadSpec) -> str:
+        """One sentence for the user; remembers the safer settings when they differ."""
+        changes = describe_changes(before, after)
+        if changes and self._pair_key:
+            self.safe_configs.remember(self._pair_key, crash, changes)
+        return f"{crash.sentence()} ECG Viewer restarted it{' ' + changes if changes else ''}."
+
+    @staticmethod
+    def _crash_of(error: EngineCrashError) -> CrashReport:
+        crash = error.crash
+        return crash if isinstance(crash, CrashReport) else CrashReport(Phase.IDLE, None)
+
+    def _final_error(self, crash: CrashReport) -> EngineCrashError:
+        """The second crash in a row: no more automatic restarts."""
+        return EngineCrashError(
+            crash.sentence(again=self._guard.in_a_row > 1, signal=True),
+            hint=(
+                "ECG Viewer will not restart it again by itself. The details are in the log "
+                f"file {self._paths.log_file}. Load the model again from Model settings to "
+                "retry, or choose another model."
+            ),
+            crash=crash,
+        )
 
     def _forget(self) -> None:
         self._client.close()

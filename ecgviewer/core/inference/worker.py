@@ -4,10 +4,13 @@ Started with the multiprocessing "spawn" method (safe in the frozen installer
 with `multiprocessing.freeze_support()`), so a crash or abort inside llama.cpp
 ends this process only; the viewer reports it and can start a new one.
 
-Messages in (dicts): load, prepare, ask, shutdown. Messages out (tuples):
-("loaded", info), ("prepared", id, times), ("delta", id, text),
-("finished", id, stop_reason, times), ("cancelled", id, times),
+Messages in (dicts): probe, load, prepare, ask, shutdown. Messages out
+(tuples): ("probed", id, machine), ("loaded", id, info), ("prepared", id, times),
+("delta", id, text), ("finished", id, stop_reason, times), ("cancelled", id, times),
 ("failed", id, kind, message, hint). Everything here runs in the worker.
+
+Before each step the worker writes its `Phase` into shared memory, so that
+if llama.cpp kills the process the viewer still knows what it was doing.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from typing import Any
 
 from ecgviewer.core.errors import Cancelled, EcgViewerError, ModelError
 from ecgviewer.core.inference.chat import Exchange
+from ecgviewer.core.inference.crash import Phase
 
 log = logging.getLogger(__name__)
 
@@ -44,13 +48,29 @@ class CancelFlag:
         return bool(self._value.value >= request_id)
 
 
-def run_worker(conn: Connection, cancel_value: Any, log_dir: str | None) -> None:
+class PhaseBoard:
+    """Shared integer: the `Phase` the worker is in; readable after the worker died."""
+
+    def __init__(self, value: Any) -> None:
+        self.value = value  # multiprocessing.Value("i"), passed to the worker
+
+    def mark(self, phase: Phase) -> None:
+        self.value.value = int(phase)
+
+    def read(self) -> Phase:
+        try:
+            return Phase(self.value.value)
+        except ValueError:
+            return Phase.IDLE
+
+
+def run_worker(conn: Connection, cancel_value: Any, phase_value: Any, log_dir: str | None) -> None:
     """Process entry point: serve requests until "shutdown" or the pipe closes."""
     _setup_worker_logging(log_dir)
     exit_with_parent()
     lower_priority()
     flag = CancelFlag(cancel_value)
-    server = _Server(conn, flag)
+    server = _Server(conn, flag, PhaseBoard(phase_value))
     try:
         server.serve()
     finally:
@@ -136,9 +156,10 @@ class DeltaBatch:
 
 
 class _Server:
-    def __init__(self, conn: Connection, flag: CancelFlag) -> None:
+    def __init__(self, conn: Connection, flag: CancelFlag, board: PhaseBoard) -> None:
         self.conn = conn
         self.flag = flag
+        self.board = board
         self.engine: Any = None
         self.current = 0
 
@@ -178,6 +199,12 @@ class _Server:
         except Exception as error:  # the process boundary: report, never die of a Python error
             log.exception("engine error")
             self._send("failed", request_id, "engine", _engine_message(error), "")
+        self.board.mark(Phase.IDLE)
+
+    def _op_probe(self, message: dict[str, Any]) -> None:
+        from ecgviewer.core.inference.machine import probe
+
+        self._guard(message["id"], lambda: self._send("probed", message["id"], asdict(probe())))
 
     def _op_load(self, message: dict[str, Any]) -> None:
         from ecgviewer.core.inference.engine import Engine
@@ -186,7 +213,8 @@ class _Server:
             if self.engine is not None:
                 self.engine.close()
                 self.engine = None
-            engine = Engine(message["spec"], self._cancelled)
+            self.board.mark(Phase.LOADING)
+            engine = Engine(message["spec"], self._cancelled, self.board.mark)
             load_ms = engine.load()
             self.engine = engine
             info = {
@@ -194,6 +222,9 @@ class _Server:
                 "gpu_fallback": engine.gpu_fallback,
                 "fallback_template": engine.fallback_template,
                 "pid": os.getpid(),
+                "machine": asdict(engine.machine),
+                "repack_applied": engine.repack_applied,
+                "buffer_types": engine.buffer_types,
             }
             self._send("loaded", message["id"], info)
 

@@ -83,6 +83,8 @@ def _decoding_rows(decoding: DecodingSettings | None) -> list[tuple[str, str]]:
     flash = "on" if decoding.flash_attn else "off"
     repacked = ", weights repacked" if decoding.repack_weights else ""
     threads = decoding.n_threads or "automatic"
+    machine = f"; {decoding.machine}" if decoding.machine else ""
+    buffers = f"; weights in {decoding.buffer_types}" if decoding.buffer_types else ""
     return [
         (
             "Decoding",
@@ -92,7 +94,8 @@ def _decoding_rows(decoding: DecodingSettings | None) -> list[tuple[str, str]]:
         (
             "Runtime",
             f"context {decoding.n_ctx} tokens, {threads} threads, "
-            f"{decoding.n_gpu_layers} GPU layers, flash attention {flash}{repacked}",
+            f"{decoding.n_gpu_layers} GPU layers, flash attention {flash}{repacked}"
+            f"{machine}{buffers}",
         ),
     ]
 
