@@ -127,7 +127,9 @@ def write_tiny_projector(
     writer.add_tensor("v.post_ln.weight", np.ones(width, np.float32))
     writer.add_tensor("v.post_ln.bias", np.zeros(width, np.float32))
     projection = rng.standard_normal((width, projection_dim), dtype=np.float32)
-    writer.add_tensor("mm.input_projection.weight", (projection * projection_scale).astype(weight_dtype))
+    writer.add_tensor(
+        "mm.input_projection.weight", (projection * projection_scale).astype(weight_dtype)
+    )
     writer.add_tensor("mm.soft_emb_norm.weight", np.ones(width, np.float32))
     writer.write_header_to_file()
     writer.write_kv_data_to_file()
