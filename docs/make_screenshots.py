@@ -69,10 +69,31 @@ def main() -> int:
     wait_until(dialog.load_button.isEnabled, 60)  # the pair is checked, facts and memory shown
     dialog.grab().save(str(OUT / "model-dialog.png"))
     dialog.close()
+    engine_restart(window)
     window.close()
     app.processEvents()
     print("\n".join(str(p) for p in sorted(OUT.glob("*.png"))))
     return 0
+
+
+def engine_restart(window: MainWindow) -> None:
+    """The panel after the engine died mid-answer and was restarted (SIGSEGV, as on AMX).
+
+    Uses the quiet projector, so the partial answer is text rather than blank lines.
+    """
+    import signal
+
+    settings = ModelSettings(n_ctx=1024, max_tokens=400, n_threads=2, repack_weights=True)
+    window.load_model(str(models.text_model_path()), str(models.quiet_projector_path()), settings)
+    wait_until(window.panel.interpret_button.isEnabled, 60)
+    window.panel.question_edit.setPlainText("Describe the rhythm.")
+    window.panel.interpret_button.click()
+    wait_until(lambda: len(window.cases[0].case.thread[-1].answer) > 20, 60)
+    os.kill(window.model.owner.runtime.worker_pid or 0, signal.SIGSEGV)
+    wait_until(lambda: "restarted it" in window.panel.engine_note.text(), 60)
+    wait_until(lambda: window.panel.status_label.text().startswith("Ready"), 60)
+    window.panel.render_now()
+    window.grab().save(str(OUT / "engine-restarted.png"))
 
 
 if __name__ == "__main__":

@@ -87,7 +87,7 @@ def test_cart_pdfs_are_left_as_rendered(samples: Path) -> None:
     assert pdfs
     for path in pdfs:
         loaded = load_image(path)
-        assert loaded.page == 0 and loaded.page_count >= 2, path.name  # every page shows a grid
+        assert loaded.page == 0 and loaded.page_count >= 1, path.name  # the first page opens
         ecg = auto_preprocess(loaded.image)
         assert ecg.steps == (), (path.name, ecg.steps_json())
 
