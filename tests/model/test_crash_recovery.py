@@ -44,6 +44,18 @@ def kill_in_phase(runtime: ModelRuntime, phase: Phase) -> threading.Thread:
     return thread
 
 
+def crash_while_writing(
+    runtime: ModelRuntime, png: bytes, sig: int = signal.SIGSEGV
+) -> list[RuntimeEvent]:
+    """Ask for a long answer and kill the worker with `sig` once it is writing."""
+    events: list[RuntimeEvent] = []
+    for event in runtime.interpret(png, "Write a long essay.", max_tokens=400):
+        events.append(event)
+        if isinstance(event, TextDelta) and runtime.worker_pid and len(events) == 4:
+            os.kill(runtime.worker_pid, sig)
+    return events
+
+
 def crash_then_restart(events: list[RuntimeEvent]) -> tuple[EngineCrashError, Restarted]:
     """The last two events after a crash: the immediate failure, then the restart."""
     failed, restarted = events[-2], events[-1]
@@ -114,11 +126,7 @@ def test_a_segfault_while_reading_the_question_restarts_the_engine_once(
 def test_a_segfault_while_writing_keeps_the_partial_answer_and_the_next_question_works(
     loaded: ModelRuntime, ecg_png: bytes
 ) -> None:
-    events: list[RuntimeEvent] = []
-    for event in loaded.interpret(ecg_png, "Write a long essay.", max_tokens=400):
-        events.append(event)
-        if isinstance(event, TextDelta) and loaded.worker_pid and len(events) == 4:
-            os.kill(loaded.worker_pid, signal.SIGSEGV)
+    events = crash_while_writing(loaded, ecg_png)
     error, restarted = crash_then_restart(events)
     assert "while writing the answer (segmentation fault)" in error.message
     assert answer(events)  # what was streamed before the crash is still there
@@ -130,16 +138,8 @@ def test_a_segfault_while_writing_keeps_the_partial_answer_and_the_next_question
 def test_two_crashes_in_a_row_stop_the_retries_with_a_message_that_says_what_to_do(
     loaded: ModelRuntime, ecg_png: bytes
 ) -> None:
-    def crash_while_writing() -> list[RuntimeEvent]:
-        events: list[RuntimeEvent] = []
-        for event in loaded.interpret(ecg_png, "Write a long essay.", max_tokens=400):
-            events.append(event)
-            if isinstance(event, TextDelta) and loaded.worker_pid and len(events) == 4:
-                os.kill(loaded.worker_pid, signal.SIGSEGV)
-        return events
-
-    crash_then_restart(crash_while_writing())
-    second = crash_while_writing()
+    crash_then_restart(crash_while_writing(loaded, ecg_png))
+    second = crash_while_writing(loaded, ecg_png)
     assert not any(isinstance(e, Restarted) for e in second)  # no third attempt
     final = second[-1]
     assert isinstance(final, Failed) and isinstance(final.error, EngineCrashError)

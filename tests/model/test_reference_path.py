@@ -17,8 +17,6 @@ from __future__ import annotations
 
 import base64
 import ctypes
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
 import numpy as np
@@ -26,6 +24,7 @@ import pytest
 
 from ecgviewer.core.inference.chat import Exchange
 from ecgviewer.core.inference.engine import Engine
+from ecgviewer.core.inference.handler import weight_repacking
 from ecgviewer.core.inference.spec import LoadSpec
 from tests.support import models
 
@@ -36,25 +35,6 @@ SETTINGS = {"n_ctx": 1024, "n_threads": 2, "n_batch": 256, "flash_attn": True, "
 IMAGE = -1  # stands for one image embedding position in a token list
 
 
-@contextmanager
-def no_extra_buffers() -> Iterator[None]:
-    """llama.cpp's AMX buffer type crashes on Q4_K weights; the reference runs without it."""
-    import llama_cpp.llama_cpp as native
-
-    original = native.llama_model_default_params
-
-    def params() -> Any:
-        result = original()
-        result.use_extra_bufts = False
-        return result
-
-    native.llama_model_default_params = params
-    try:
-        yield
-    finally:
-        native.llama_model_default_params = original
-
-
 class Reference:
     """llama-cpp-python's chat rendering and mtmd tokenization, and a greedy argmax loop."""
 
@@ -63,7 +43,7 @@ class Reference:
         from llama_cpp.llama_chat_format import MTMDChatHandler
 
         self.handler = MTMDChatHandler(clip_model_path=mmproj, verbose=False)
-        with no_extra_buffers():
+        with weight_repacking(False):  # llama.cpp's AMX buffer crashes on Q4_K weights
             self.llama = Llama(
                 model_path=text, chat_handler=self.handler, n_threads_batch=2, swa_full=False,
                 verbose=False, **SETTINGS,

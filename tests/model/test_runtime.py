@@ -21,6 +21,7 @@ from ecgviewer.core.inference.client import Event, Failed, Finished, Prepared, S
 from ecgviewer.core.inference.runtime import LoadedModel, ModelRuntime, Restarted
 from ecgviewer.core.paths import app_paths
 from tests.model.conftest import small_settings
+from tests.model.test_crash_recovery import crash_while_writing
 
 pytestmark = pytest.mark.slow
 
@@ -135,11 +136,7 @@ def test_cancel_from_another_thread_stops_at_the_next_token(
 def test_killed_worker_gives_a_clear_error_and_is_restarted(
     runtime: ModelRuntime, ecg_png: bytes
 ) -> None:
-    events: list[object] = []
-    for event in runtime.interpret(ecg_png, "Write a long essay.", max_tokens=400):
-        events.append(event)
-        if isinstance(event, TextDelta) and runtime.worker_pid and len(events) == 3:
-            os.kill(runtime.worker_pid, signal.SIGKILL)
+    events = crash_while_writing(runtime, ecg_png, signal.SIGKILL)
     failures = [e.error for e in events if isinstance(e, Failed)]
     assert len(failures) == 1 and isinstance(failures[0], EngineCrashError)
     assert str(failures[0]).startswith(
