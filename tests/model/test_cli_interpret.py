@@ -85,3 +85,31 @@ def test_models_check(tmp_path: Path) -> None:
     swapped = ecgviewer("models", "check", mmproj, text)
     assert swapped.returncode == 3
     assert "is a vision projector (mmproj), not the text model" in swapped.stderr
+
+
+def test_repacking_from_the_settings_file_is_applied_or_refused_with_a_note(
+    scan: Path, tmp_path: Path
+) -> None:
+    """`"repack_weights": true` in the settings file: on a CPU where llama.cpp uses AMX the
+    reading still works, with one note on stderr; elsewhere it is applied, silently."""
+    from ecgviewer.core.paths import app_paths
+    from ecgviewer.core.settings import ModelSettings, Settings, save_settings
+
+    model = ModelSettings(
+        text_path=str(models.text_model_path()), mmproj_path=str(models.projector_path()),
+        repack_weights=True, n_ctx=1024, max_tokens=8,
+    )  # fmt: skip
+    save_settings(app_paths().ensure(), Settings(model=model))
+    result = ecgviewer("interpret", str(scan), "--json")  # the model from the settings
+    assert result.returncode == 0, result.stderr
+    decoding = json.loads(result.stdout)["decoding"]
+    notes = [line for line in result.stderr.splitlines() if "repacking" in line]
+    if "AMX" in decoding["machine"]:  # what llama.cpp reported in the worker
+        assert notes == [
+            "note: Weight repacking was not applied. Not available on this CPU: llama.cpp's "
+            "AMX path crashes with Q4_K weights."
+        ]
+        assert decoding["repack_weights"] is False and "AMX" not in decoding["buffer_types"]
+    else:
+        assert notes == []
+        assert decoding["repack_weights"] is True and "REPACK" in decoding["buffer_types"]

@@ -15,11 +15,10 @@ from typing import Any
 
 from ecgviewer import DISCLAIMER
 from ecgviewer.core.case import Turn
-from ecgviewer.core.errors import EngineCrashError, InputError, ModelError
-from ecgviewer.core.inference.client import Failed, Finished, TextDelta
+from ecgviewer.core.errors import InputError, ModelError
 from ecgviewer.core.inference.discovery import configured_or_found
 from ecgviewer.core.inference.prompts import DEFAULT_PRESET, PRESETS, preset
-from ecgviewer.core.inference.runtime import ModelRuntime, Restarted
+from ecgviewer.core.inference.runtime import ModelRuntime, answer_with_one_retry
 from ecgviewer.core.paths import app_paths
 from ecgviewer.core.settings import ModelSettings, load_settings
 from ecgviewer.core.workspace import OpenCase, open_case
@@ -106,41 +105,23 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _stream(runtime: ModelRuntime, png: bytes, question: str, args: argparse.Namespace) -> Turn:
-    """Stream one answer; if the engine dies and is restarted, ask once more from the start."""
     previous = signal.signal(signal.SIGINT, lambda *_: runtime.cancel())
+
+    def show(text: str) -> None:
+        if not args.json:
+            print(text, end="", flush=True)
+
+    def note(text: str) -> None:
+        print(f"\nnote: {text} Asking again.", file=sys.stderr)
+
     try:
-        parts, finished, restarted = _attempt(runtime, png, question, args)
-        if finished is None and restarted:
-            parts, finished, _ = _attempt(runtime, png, question, args)
+        text, finished = answer_with_one_retry(runtime, png, question, on_text=show, on_note=note)
     finally:
         signal.signal(signal.SIGINT, previous)
     if not args.json:
         print()
     preset_key = "" if args.prompt else (args.preset or DEFAULT_PRESET.key)
-    return runtime.make_turn(question, "".join(parts), finished, preset_key)
-
-
-def _attempt(
-    runtime: ModelRuntime, png: bytes, question: str, args: argparse.Namespace
-) -> tuple[list[str], Finished | None, bool]:
-    """(text parts, Finished or None, whether the engine died and was restarted)."""
-    parts: list[str] = []
-    failure: Failed | None = None
-    for event in runtime.interpret(png, question):
-        if isinstance(event, TextDelta):
-            parts.append(event.text)
-            if not args.json:
-                print(event.text, end="", flush=True)
-        elif isinstance(event, Finished):
-            return parts, event, False
-        elif isinstance(event, Failed):
-            failure = event
-        elif isinstance(event, Restarted):
-            print(f"\nnote: {event.note} Asking again.", file=sys.stderr)
-            return [], None, True
-    if failure is not None:
-        raise failure.error
-    raise EngineCrashError("The inference engine gave no answer.")
+    return runtime.make_turn(question, text, finished, preset_key)
 
 
 def _result_json(turn: Turn, prepared: OpenCase) -> dict[str, Any]:

@@ -18,12 +18,11 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from ecgviewer.core.errors import Cancelled, InputError, ModelError
+from ecgviewer.core.errors import Cancelled, InputError
 from ecgviewer.core.evaluation.datasets import EvalItem
 from ecgviewer.core.evaluation.runner import AnswerFn
-from ecgviewer.core.inference.client import Failed, Finished, TextDelta
 from ecgviewer.core.inference.integrity import HashCache
-from ecgviewer.core.inference.runtime import ModelRuntime
+from ecgviewer.core.inference.runtime import ModelRuntime, answer_with_one_retry
 from ecgviewer.core.paths import app_paths
 from ecgviewer.core.settings import load_settings
 from ecgviewer.core.workspace import open_case
@@ -65,17 +64,10 @@ class RuntimeAnswers:
 
     def __call__(self, item: EvalItem) -> tuple[str, dict[str, Any]]:
         opened = open_case(item.image_path, preprocess=False)
-        parts: list[str] = []
-        for event in self._runtime.interpret(opened.model_png(), item.question):
-            if isinstance(event, TextDelta):
-                parts.append(event.text)
-            elif isinstance(event, Failed):
-                raise event.error
-            elif isinstance(event, Finished):
-                if event.stop_reason == "cancelled":
-                    raise Cancelled()
-                return "".join(parts), dict(event.times)
-        raise ModelError("The model stopped without finishing the answer.")
+        text, finished = answer_with_one_retry(self._runtime, opened.model_png(), item.question)
+        if finished.stop_reason == "cancelled":
+            raise Cancelled()
+        return text, dict(finished.times)
 
     def cancel(self) -> None:
         """Stop the answer in progress at its next token (it raises `Cancelled`). Any thread."""
