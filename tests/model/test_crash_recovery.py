@@ -216,3 +216,18 @@ def test_a_gpu_load_that_crashes_is_retried_once_without_the_gpu_and_remembered(
         assert runtime.safe_configs.count() == 0
     finally:
         runtime.close()
+
+
+def test_unloading_or_closing_is_not_a_crash(text_model: Path, mmproj: Path) -> None:
+    noticed: list[CrashReport] = []
+    runtime = ModelRuntime(app_paths().ensure(), on_engine_exit=noticed.append)
+    runtime.load(text_model, mmproj, small_settings())
+    pid = runtime.worker_pid
+    runtime.unload()
+    runtime.load(text_model, mmproj, small_settings())
+    runtime.close()
+    deadline = time.monotonic() + 2  # give a (wrong) watcher report time to arrive
+    while time.monotonic() < deadline and not noticed:
+        time.sleep(0.05)
+    assert pid is not None and noticed == []
+    assert list(runtime.recover()) == []

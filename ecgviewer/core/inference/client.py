@@ -158,6 +158,7 @@ class InferenceClient:
         """Stop any request, ask the worker to free the model and exit, then reap it."""
         if self._process is None:
             return
+        self._retired.add(self._generation)  # asked to go: its exit is not a crash
         self.cancel()
         try:
             if self._conn is not None and self._process.is_alive():

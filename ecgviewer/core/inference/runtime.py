@@ -297,7 +297,7 @@ class ModelRuntime:
             max_tokens=checked.max_tokens, n_ctx=spec.n_ctx, n_threads=spec.n_threads,
             n_gpu_layers=0 if gpu_fallback else spec.n_gpu_layers,
             flash_attn=spec.flash_attn, repack_weights=bool(info.get("repack_applied")),
-            machine=machine.summary(spec.n_threads),
+            machine=machine.summary(),  # threads are a field of their own
             buffer_types=", ".join(info.get("buffer_types", [])),
         )  # fmt: skip
         if gpu_fallback:
