@@ -8,6 +8,11 @@ these, the CLI maps them to exit codes.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from ecgviewer.core.inference.crash import CrashReport
+
 
 class EcgViewerError(Exception):
     """Base class: `str(error)` is the user-facing message."""
@@ -49,7 +54,7 @@ class EngineCrashError(ModelError):
     process was seen to die, None when it was simply not running.
     """
 
-    def __init__(self, message: str, *, hint: str = "", crash: object = None) -> None:
+    def __init__(self, message: str, *, hint: str = "", crash: CrashReport | None = None) -> None:
         super().__init__(message, hint=hint)
         self.crash = crash
 

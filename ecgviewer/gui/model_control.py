@@ -34,7 +34,6 @@ class ModelControl(QObject):
         owner.loaded.connect(self._on_owner_loaded)
         owner.load_failed.connect(self._on_owner_load_failed)
         owner.unloaded.connect(lambda: window.reading.set_model(None))
-        owner.engine_stopped.connect(window.reading.engine_stopped)
         owner.restarted.connect(self._on_owner_restarted)
         owner.machine_probed.connect(self._on_owner_machine_probed)
 

@@ -22,6 +22,7 @@ from PySide6.QtCore import QObject, QThread, Signal, Slot
 from ecgviewer.core.errors import EcgViewerError, ModelError
 from ecgviewer.core.inference.client import Failed, Finished, Prepared, Started, TextDelta
 from ecgviewer.core.inference.crash import CrashReport
+from ecgviewer.core.inference.machine import MachineFacts, cpu_name
 from ecgviewer.core.inference.runtime import LoadedModel, ModelRuntime, Restarted
 from ecgviewer.core.paths import AppPaths
 from ecgviewer.core.settings import ModelSettings
@@ -85,8 +86,9 @@ class ModelOwner(QObject):
     def _on_probe_requested(self) -> None:
         try:
             self.machine_probed.emit(self._runtime.probe())
-        except EcgViewerError as error:
+        except EcgViewerError as error:  # the dialog still shows the CPU's name
             log.warning("machine probe failed: %s", type(error).__name__)
+            self.machine_probed.emit(MachineFacts(cpu=cpu_name()))
 
     @Slot(str, str, object)
     def _on_load_requested(self, text: str, mmproj: str, settings: ModelSettings) -> None:

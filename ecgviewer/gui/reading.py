@@ -69,6 +69,7 @@ class ReadingController(QObject):
         owner.text_arrived.connect(self._on_owner_text_arrived)
         owner.finished.connect(self._on_owner_finished)
         owner.failed.connect(self._on_owner_failed)
+        owner.engine_stopped.connect(self._on_owner_engine_stopped)
 
     # -- state ----------------------------------------------------------------
     @property
@@ -128,7 +129,7 @@ class ReadingController(QObject):
             if not self.busy and self._model is not None:
                 self.set_status(f"Ready - {self._model.display_name}")
 
-    def engine_stopped(self, crash: CrashReport) -> None:
+    def _on_owner_engine_stopped(self, crash: CrashReport) -> None:
         """The worker died: say so now, whatever was awaited; the owner restarts it next."""
         self._stop_waiting_for_engine()
         self.set_status(crash.sentence())

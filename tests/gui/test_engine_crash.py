@@ -134,3 +134,26 @@ def test_a_refused_setting_is_said_next_to_the_reading(
     decoding = window.cases[0].case.thread[-1].decoding
     assert decoding is not None and decoding.machine and decoding.buffer_types
     assert decoding.repack_weights is not machine.has_amx
+
+
+def test_a_worker_that_dies_while_idle_is_shown_at_once_and_restarted(
+    window: MainWindow, qtbot: QtBot, tmp_path: Path
+) -> None:
+    """Nobody reads the pipe: the process sentinel tells, the owner restarts, Interpret works."""
+    drop_files(window, [tilted_scan(tmp_path / "scan.png", 3.0)])
+    qtbot.waitUntil(lambda: len(window.cases) == 1, timeout=20_000)
+    load(window, qtbot)
+    qtbot.waitUntil(lambda: status(window).startswith("Ready"), timeout=30_000)  # image read
+    kill_worker(window)
+    qtbot.waitUntil(
+        lambda: (
+            "stopped unexpectedly while waiting for a request (segmentation fault)"
+            in status(window)
+        ),
+        timeout=1000,
+    )
+    qtbot.waitUntil(lambda: "ECG Viewer restarted it." in window.panel.engine_note.text(),
+                    timeout=60_000)  # fmt: skip
+    qtbot.waitUntil(window.panel.interpret_button.isEnabled, timeout=60_000)
+    window.panel.request_interpretation()
+    qtbot.waitUntil(lambda: status(window).startswith("Done in"), timeout=60_000)

@@ -49,3 +49,25 @@ def test_a_new_worker_reuses_the_prepared_image_from_disk(
         answers.append(answer(events))
     assert answers[0] == answers[1]
     assert list(paths.prefix_cache_dir.glob("*.prefix"))  # kept in the cache folder
+
+
+def test_returning_to_an_image_restores_that_images_state(
+    text_model: Path, mmproj: Path, ecg_png: bytes, other_png: bytes
+) -> None:
+    """A -> B -> A (A from the cache): the KV cache must hold A's prefix, not B's."""
+    from ecgviewer.core.inference.engine import Engine
+    from ecgviewer.core.inference.handler import read_kv_state
+    from ecgviewer.core.inference.spec import LoadSpec
+
+    engine = Engine(LoadSpec(str(text_model), str(mmproj), n_ctx=1024, n_threads=2), lambda: False)
+    engine.load()
+    try:
+        engine.prepare(ecg_png, "a")
+        state_a = read_kv_state(engine._llama._ctx.ctx)
+        engine.prepare(other_png, "b")
+        assert read_kv_state(engine._llama._ctx.ctx) != state_a
+        times = engine.prepare(ecg_png, "a")
+        assert times.extra.get("cached") is True
+        assert read_kv_state(engine._llama._ctx.ctx) == state_a
+    finally:
+        engine.close()

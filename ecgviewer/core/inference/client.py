@@ -122,11 +122,13 @@ class InferenceClient:
 
         def wait() -> None:
             multiprocessing.connection.wait([process.sentinel])
+            # under the lock: a death is told once, either here or by the reader (_crashed),
+            # and the news is on its way before the reader can report a restart
             with self._reaping:
                 process.join(timeout=1)
-            if generation in self._retired or self._on_exit is None:
-                return
-            self._on_exit(generation, CrashReport(board.read(), process.exitcode))
+                if generation in self._retired or self._on_exit is None:
+                    return
+                self._on_exit(generation, CrashReport(board.read(), process.exitcode))
 
         threading.Thread(target=wait, name=f"worker-watch-{generation}", daemon=True).start()
 
@@ -226,7 +228,9 @@ class InferenceClient:
         yield from self._events(request_id)
 
     def _send(self, message: dict[str, Any]) -> None:
-        if self._process is None or not self._process.is_alive() or self._conn is None:
+        if self._process is not None and self._conn is not None and not self._process.is_alive():
+            self._crashed()  # it died while idle: report it as the crash it was
+        if self._process is None or self._conn is None:
             raise EngineCrashError(
                 "The inference engine is not running.", hint="Load the model again."
             )
@@ -263,6 +267,7 @@ class InferenceClient:
         if self._process is not None:
             with self._reaping:  # the watcher may be reaping it too: one waitpid at a time
                 self._process.join(timeout=1)  # the exit code is known once it is reaped
+                self._retired.add(self._generation)  # told here: the watcher stays quiet
         code = None if self._process is None else self._process.exitcode
         crash = CrashReport(self.phase, code)
         log.error("inference worker stopped (%s, %s)", crash.phase.name, crash.cause)

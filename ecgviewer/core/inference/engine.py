@@ -169,6 +169,8 @@ class Engine:
         With a `key` (model hashes + image hash, from the runtime) a prefix
         prepared earlier, in memory or on disk, is restored instead.
         """
+        self._mark(Phase.READING_IMAGE)
+        self._kv_is_prefix = False  # whatever the KV cache holds, it is not this image's prefix
         full_key = prefix_key(key, self._template_id) if key else ""
         cached = self._cache.get(full_key) if full_key else None
         if cached is not None:

@@ -195,11 +195,11 @@ class ModelRuntime:
 
     @property
     def machine(self) -> MachineFacts | None:
-        """What llama.cpp reported about this computer, once known (after `probe()`)."""
+        """What llama.cpp reported about this computer, once known (after `probe()`). Any thread."""
         return self._machine
 
     def probe(self) -> MachineFacts:
-        """Ask llama.cpp (in the worker, which this starts) what this CPU offers."""
+        """Model thread: ask llama.cpp (in the worker, which this starts) what this CPU offers."""
         if self._machine is None:
             self._machine = MachineFacts(**self._client.probe())
         return self._machine
@@ -238,9 +238,10 @@ class ModelRuntime:
         self._unhandled_exit = None
         remembered = self.safe_configs.get(self._pair_key)
         if remembered is not None and safest(spec) != spec:
+            changes = describe_changes(spec, safest(spec))
             spec = safest(spec)
             notes.append(
-                f"Loaded {remembered.get('changes') or 'in the safe configuration'}: this model "
+                f"Loaded {changes}: this model "
                 "crashed the inference engine on this computer before. To try the chosen "
                 "settings again, use Forget crash settings in Model settings."
             )
@@ -310,10 +311,13 @@ class ModelRuntime:
         return self._loaded
 
     def unload(self) -> None:
-        """Stop the worker and forget the model."""
+        """Stop the worker and forget the model; a death just before is not restarted."""
         self._client.close()
         self._loaded = None
         self._prepared_key = ""
+        self._spec = None
+        self._unhandled_exit = None
+        self._handled_generation = self._client.generation
 
     def close(self) -> None:
         self.unload()
@@ -356,8 +360,8 @@ class ModelRuntime:
         Yields Prepared (only when the image had to be encoded), Started,
         TextDelta..., and ends with one Finished (its `times` is a
         `Timings.to_json()`) or one Failed. When the engine died, the Failed
-        comes at once and is followed by Restarted (or by a second Failed when
-        it will not be restarted again).
+        comes at once and, when the engine is restarted, Restarted follows
+        (a crash during the restart itself gives a second Failed instead).
         """
         loaded = self._require_loaded()
         start = time.perf_counter()
@@ -418,7 +422,7 @@ class ModelRuntime:
             self._on_engine_exit(crash)
 
     def recover(self) -> Iterator[RuntimeEvent]:
-        """Deal with a worker that died while no request was reading from it.
+        """Model thread: deal with a worker that died while no request was reading from it.
 
         Yields nothing when the death was already dealt with by the request that
         saw it; otherwise the same Failed / Restarted events as a request would.
@@ -477,12 +481,13 @@ class ModelRuntime:
 
     def _final_error(self, crash: CrashReport) -> EngineCrashError:
         """The second crash in a row: no more automatic restarts."""
+        again = self._guard.in_a_row > 1
+        first = "ECG Viewer will not restart it again by itself. " if again else ""
         return EngineCrashError(
-            crash.sentence(again=self._guard.in_a_row > 1, signal=True),
+            crash.sentence(again=again, signal=True),
             hint=(
-                "ECG Viewer will not restart it again by itself. The details are in the log "
-                f"file {self._paths.log_file}. Load the model again from Model settings to "
-                "retry, or choose another model."
+                f"{first}The details are in the log file {self._paths.log_file}. Load the "
+                "model again from Model settings to retry, or choose another model."
             ),
             crash=crash,
         )
@@ -494,6 +499,9 @@ class ModelRuntime:
 
     def _require_loaded(self) -> LoadedModel:
         if self._loaded is None:
+            last = self._guard.last
+            if last is not None and self._guard.in_a_row >= CrashGuard.MAX_IN_A_ROW:
+                raise self._final_error(last)  # say why, not just "no model"
             raise ModelError("No model is loaded.", hint="Choose a model in Model settings.")
         return self._loaded
 
