@@ -22,6 +22,9 @@ def register(commands: argparse._SubParsersAction) -> None:
     check.add_argument("--ctx", type=int, default=None, help="context length for the estimate")
     check.add_argument("--json", action="store_true", help="print one JSON object")
     check.set_defaults(handler=run_check)
+    from ecgviewer.core.cli.import_cmd import register_import
+
+    register_import(actions)
 
 
 def run_check(args: argparse.Namespace) -> int:

@@ -1,0 +1,99 @@
+"""`ecgviewer models import HF_FOLDER --out DIR`: the window's Model > Import, on the command line.
+
+Without --json it shows one progress bar per stage (tqdm) on stderr; with
+--json it prints one object at the end. Exit codes: 0 ok, 2 bad input (not a
+usable checkpoint), 3 model problem, 130 cancelled (Ctrl+C).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import signal
+import sys
+import threading
+from pathlib import Path
+from typing import Any
+
+from ecgviewer.core.errors import Cancelled
+from ecgviewer.core.modelimport.importer import STAGES, ImportRequest, import_checkpoint
+from ecgviewer.core.modelimport.quantize import FTYPES
+
+
+def register_import(actions: argparse._SubParsersAction) -> None:
+    parser = actions.add_parser(
+        "import", help="convert a Hugging Face Gemma 3 checkpoint into a checked GGUF pair"
+    )
+    parser.add_argument(
+        "folder", type=Path, help="the checkpoint folder (config.json, *.safetensors)"
+    )
+    parser.add_argument("--out", type=Path, required=True, help="folder for the new GGUF pair")
+    parser.add_argument(
+        "--quant",
+        choices=sorted(FTYPES),
+        default="Q4_K_M",
+        help="text model quantization (default Q4_K_M); the projector stays F16",
+    )
+    parser.add_argument("--threads", type=int, default=2, help="CPU threads for quantizing")
+    parser.add_argument(
+        "--no-check", action="store_true", help="skip the conversion check on the sample ECG"
+    )
+    parser.add_argument("--json", action="store_true", help="print one JSON object at the end")
+    parser.set_defaults(handler=run_import)  # fmt: skip
+
+
+def run_import(args: argparse.Namespace) -> int:
+    stop = threading.Event()
+    previous = signal.signal(signal.SIGINT, lambda *_: stop.set())
+    bars = _Bars(enabled=not args.json)
+    request = ImportRequest(args.folder, args.out, args.quant, max(1, args.threads),
+                            check=not args.no_check)  # fmt: skip
+    try:
+        result = import_checkpoint(request, bars.update, stop.is_set)
+    except Cancelled:
+        print("ecgviewer: import cancelled; nothing was written.", file=sys.stderr)
+        return 130
+    finally:
+        bars.close()
+        signal.signal(signal.SIGINT, previous)
+    data = result.to_json()
+    if args.json:
+        print(json.dumps(data, indent=2))
+    else:
+        _print_summary(data)
+    return 0
+
+
+class _Bars:
+    """One tqdm bar per stage, on stderr."""
+
+    def __init__(self, *, enabled: bool) -> None:
+        self._enabled = enabled
+        self._bars: dict[str, Any] = {}
+
+    def update(self, stage: str, fraction: float) -> None:
+        if not self._enabled:
+            return
+        from tqdm import tqdm
+
+        bar = self._bars.get(stage)
+        if bar is None:
+            label = f"{STAGES.index(stage) + 1}/{len(STAGES)} {stage}"
+            bar = self._bars[stage] = tqdm(total=1000, desc=label, unit="‰", file=sys.stderr,
+                                           bar_format="{desc:14} {bar} {percentage:3.0f}% "
+                                                      "[{elapsed}<{remaining}]")  # fmt: skip
+        bar.update(max(0, round(fraction * 1000) - bar.n))
+
+    def close(self) -> None:
+        for bar in self._bars.values():
+            bar.close()
+
+
+def _print_summary(data: dict[str, Any]) -> None:
+    check = data.get("check") or {}
+    print(f"text model: {data['text_model']}")
+    print(f"projector:  {data['mmproj']}")
+    print(f"quantization: {data['quant']}; importance matrix: {data['imatrix']}")
+    if check:
+        verdict = "ok" if check.get("ok") else f"WARNING ({check.get('outcome')})"
+        print(f"conversion check: {verdict}")

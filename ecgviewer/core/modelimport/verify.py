@@ -1,0 +1,60 @@
+"""Prove an import before anyone trusts it: preflight, then a short greedy conversion check.
+
+The check asks the bundled sample ECG one model-card question through the
+app's own runtime (worker process, the app's prompt path). Its text is shown
+as a "conversion check", never as a reading. Outcomes:
+
+* ok: text was written;
+* empty: nothing but whitespace (a broken projector or template often does this);
+* repeated: one token over and over (typical of damaged weights or a wrong norm).
+
+A warning does not fail the import: a tiny random test checkpoint is expected
+to warn, and a real model that warns should be looked at before use.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from ecgviewer.core.inference.preflight import check_pair
+
+CHECK_QUESTION = "What is the heart rate?"
+CHECK_TOKENS = 24
+
+
+def outcome(text: str, tokens: int) -> str:
+    """ "ok", "empty" or "repeated" for the check's answer."""
+    if not text.strip():
+        return "empty"
+    words = text.split()
+    if tokens >= 8 and len(set(words)) <= 1:
+        return "repeated"
+    return "ok"
+
+
+def conversion_check(
+    text: Path, mmproj: Path, progress: Callable[[str, float], None]
+) -> dict[str, Any]:
+    """Preflight the pair (raises ModelError on a problem), then answer one question."""
+    from ecgviewer.core.inference.runtime import ModelRuntime, answer_with_one_retry
+    from ecgviewer.core.paths import app_paths, resources_dir
+    from ecgviewer.core.settings import ModelSettings
+    from ecgviewer.core.workspace import open_case
+
+    progress("check", 0.0)
+    check_pair(text, mmproj)
+    runtime = ModelRuntime(app_paths().ensure())
+    try:
+        runtime.load(text, mmproj, ModelSettings(n_ctx=2048, max_tokens=CHECK_TOKENS))
+        progress("check", 0.3)
+        sample = open_case(resources_dir() / "samples" / "sample-ecg.png")
+        answer, finished = answer_with_one_retry(runtime, sample.model_png(), CHECK_QUESTION)
+    finally:
+        runtime.close()
+    progress("check", 1.0)
+    tokens = int(finished.times.get("decode_tokens", 0))
+    result = outcome(answer, tokens)
+    return {"question": CHECK_QUESTION, "text": answer, "tokens": tokens, "outcome": result,
+            "ok": result == "ok"}  # fmt: skip
