@@ -216,3 +216,23 @@ def test_cancel_at_any_stage_leaves_the_output_folder_as_it_was(tmp_path: Path, 
     with pytest.raises(Cancelled):
         import_checkpoint(request, lambda s, f: seen.append(s), lambda: stage in seen)
     assert [p.name for p in out.iterdir()] == ["other.gguf"]
+
+
+def test_a_merged_lora_adapter_gives_the_reference_logits_of_base_plus_adapter(
+    tmp_path: Path,
+) -> None:
+    from tests.support.hf_checkpoint import write_lora
+
+    base = write_checkpoint(tmp_path / "tiny-gemma3", layout="old")
+    adapter = write_lora(tmp_path / "adapter", base, r=4, alpha=8)
+    request = ImportRequest(base, tmp_path / "out", "F16", threads=2, check=False, lora=adapter)
+    result = import_checkpoint(request, lambda stage, fraction: None, lambda: False)
+    config = json.loads((base / "config.json").read_text())
+    ids = [2, *tokenizer().encode(IDS_TEXT)]
+    tensors = read_tensors(base)
+    merged = reference.text_logits(reference.merged_lora(tensors, adapter), config, ids)
+    unmerged = reference.text_logits(tensors, config, ids)
+    got = llama_logits(result.text_model, ids)
+    assert relative_error(got, merged) < 0.01
+    assert relative_error(got, unmerged) > 0.05  # the adapter really changed the model
+    assert result.source["lora"] == {"folder": "adapter", "scale": 2.0}

@@ -28,6 +28,7 @@ def register_import(actions: argparse._SubParsersAction) -> None:
         "folder", type=Path, help="the checkpoint folder (config.json, *.safetensors)"
     )
     parser.add_argument("--out", type=Path, required=True, help="folder for the new GGUF pair")
+    parser.add_argument("--lora", type=Path, help="a PEFT LoRA adapter folder to merge first")
     parser.add_argument(
         "--quant",
         choices=sorted(FTYPES),
@@ -47,7 +48,7 @@ def run_import(args: argparse.Namespace) -> int:
     previous = signal.signal(signal.SIGINT, lambda *_: stop.set())
     bars = _Bars(enabled=not args.json)
     request = ImportRequest(args.folder, args.out, args.quant, max(1, args.threads),
-                            check=not args.no_check)  # fmt: skip
+                            check=not args.no_check, lora=args.lora)  # fmt: skip
     try:
         result = import_checkpoint(request, bars.update, stop.is_set)
     except Cancelled:

@@ -155,11 +155,12 @@ def _normalise(raw: dict[str, TensorRef]) -> tuple[dict[str, TensorRef], str]:
     tensors: dict[str, TensorRef] = {}
     newer = any(name.startswith("model.language_model.") for name in raw)
     for name, ref in raw.items():
-        tensors[_normal_name(name)] = ref
+        tensors[normal_name(name)] = ref
     return tensors, "newer" if newer else "older"
 
 
-def _normal_name(name: str) -> str:
+def normal_name(name: str) -> str:
+    """One spelling for both layouts (see the module docstring)."""
     for prefix, replacement in _PREFIXES:
         if name.startswith(prefix):
             return replacement + name[len(prefix) :]

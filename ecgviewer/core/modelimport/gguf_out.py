@@ -26,6 +26,7 @@ import numpy as np
 
 from ecgviewer.core.errors import Cancelled
 from ecgviewer.core.modelimport.checkpoint import Checkpoint
+from ecgviewer.core.modelimport.lora import Adapter
 from ecgviewer.core.modelimport.shards import CheckpointError, TensorRef
 from ecgviewer.core.modelimport.vocab import Vocabulary
 
@@ -57,6 +58,13 @@ def _plus_one(data: np.ndarray) -> np.ndarray:
     return data + 1.0
 
 
+def _merged(adapter: Adapter, name: str) -> Transform:
+    def merge(data: np.ndarray) -> np.ndarray:
+        return adapter.merge(name, data)
+
+    return merge
+
+
 def _first_rows(rows: int) -> Transform:
     def cut(data: np.ndarray) -> np.ndarray:
         return data[:rows]
@@ -68,8 +76,10 @@ def _output_type(shape: tuple[int, ...]) -> type:
     return np.float16 if len(shape) >= 2 else np.float32
 
 
-def plan_text(checkpoint: Checkpoint, vocab: Vocabulary) -> list[Planned]:
-    """The text GGUF's tensors, in the order llama.cpp's converter writes them."""
+def plan_text(
+    checkpoint: Checkpoint, vocab: Vocabulary, adapter: Adapter | None = None
+) -> list[Planned]:
+    """The text GGUF's tensors; with an adapter, its changes merged into the weights."""
     import gguf
 
     names = gguf.get_tensor_name_map(gguf.MODEL_ARCH.GEMMA3, checkpoint.text.layers)
@@ -88,6 +98,8 @@ def plan_text(checkpoint: Checkpoint, vocab: Vocabulary) -> list[Planned]:
             transform = _first_rows(len(vocab))
         elif name.endswith("norm.weight"):
             transform = _plus_one
+        elif adapter is not None and name in adapter.pairs:
+            transform = _merged(adapter, name)
         planned.append(Planned(target, ref, shape, _output_type(shape), transform))
     return planned
 

@@ -26,6 +26,7 @@ from ecgviewer.core.errors import Cancelled, InputError
 from ecgviewer.core.inference.integrity import sha256_file
 from ecgviewer.core.modelimport import gguf_out
 from ecgviewer.core.modelimport.checkpoint import Checkpoint, open_checkpoint
+from ecgviewer.core.modelimport.lora import Adapter, check_fits, read_adapter
 from ecgviewer.core.modelimport.quantize import BITS_PER_WEIGHT, FTYPES, quantize
 from ecgviewer.core.modelimport.vocab import Vocabulary, read_vocabulary
 
@@ -51,6 +52,7 @@ class ImportRequest:
     quant: str = "Q4_K_M"
     threads: int = 2
     check: bool = True
+    lora: Path | None = None  # a PEFT LoRA adapter folder, merged into the base
 
 
 @dataclass
@@ -103,6 +105,9 @@ def import_checkpoint(
     start = time.perf_counter()
     checkpoint = open_checkpoint(request.folder)
     vocab = read_vocabulary(request.folder)
+    adapter = read_adapter(request.lora) if request.lora else None
+    if adapter is not None:
+        check_fits(adapter, checkpoint.tensors)
     _check_output_folder(request.out, disk_needed(checkpoint, request.quant))
     _check_not_there(request.out, output_names(checkpoint, request.quant))
     origin = gguf_out.Provenance(
@@ -112,7 +117,7 @@ def import_checkpoint(
     timings["read_ms"] = _ms(start)
     work = Path(tempfile.mkdtemp(prefix=".import-", dir=request.out))
     try:
-        job = _Job(request, checkpoint, vocab, origin, work, progress, cancelled, timings)
+        job = _Job(request, checkpoint, vocab, origin, work, progress, cancelled, timings, adapter)
         result = _convert_and_quantize(job)
         if request.check:
             from ecgviewer.core.modelimport.verify import conversion_check
@@ -142,6 +147,7 @@ class _Job:
     progress: StageProgress
     cancelled: Callable[[], bool]
     timings: dict[str, float]
+    adapter: Adapter | None
 
 
 def _convert_and_quantize(job: _Job) -> ImportResult:
@@ -151,7 +157,8 @@ def _convert_and_quantize(job: _Job) -> ImportResult:
     f16 = work / f"{checkpoint.folder.name}-F16.gguf"
     mmproj = work / mmproj_name
     start = time.perf_counter()
-    text_plan, vision_plan = gguf_out.plan_text(checkpoint, vocab), gguf_out.plan_mmproj(checkpoint)
+    text_plan = gguf_out.plan_text(checkpoint, vocab, job.adapter)
+    vision_plan = gguf_out.plan_mmproj(checkpoint)
     total = sum(p.source.nbytes for p in text_plan + vision_plan) or 1
     text_bytes = sum(p.source.nbytes for p in text_plan)
 
@@ -177,8 +184,10 @@ def _convert_and_quantize(job: _Job) -> ImportResult:
         timings["quantize_ms"] = _ms(start)
     elif f16.name != text_name:
         text = f16.rename(work / text_name)
-    return ImportResult(text, mmproj, {}, request.quant, "none", timings,
-                        source=_source(checkpoint, origin))  # fmt: skip
+    source = _source(checkpoint, origin)
+    if job.adapter is not None:
+        source["lora"] = {"folder": job.adapter.folder.name, "scale": job.adapter.scale}
+    return ImportResult(text, mmproj, {}, request.quant, "none", timings, source=source)
 
 
 def _publish(result: ImportResult, out: Path, checkpoint: Checkpoint) -> ImportResult:
@@ -239,7 +248,7 @@ def _hash_shards(
 
 
 def _source(checkpoint: Checkpoint, origin: gguf_out.Provenance) -> dict[str, Any]:
-    return {
+    return {  # (a merged LoRA adapter is listed by the caller)
         "folder": checkpoint.folder.name, "layout": checkpoint.layout,
         "transformers5_config": checkpoint.transformers5, "dtype": checkpoint.dtype,
         "size_bytes": checkpoint.size_bytes, "shards": origin.shard_sha256,

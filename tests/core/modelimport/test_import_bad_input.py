@@ -127,3 +127,15 @@ def test_both_layouts_and_config_dialects_read_the_same(tmp_path: Path) -> None:
     assert old.text == new.text and old.vision == new.vision
     assert set(old.tensors) | {"lm_head.weight"} == set(new.tensors)
     assert old.text.sliding == (True, False) and old.text.rope_linear_factor == 8.0
+
+
+def test_a_lora_for_another_base_is_refused(checkpoint: Path, tmp_path: Path) -> None:
+    from tests.support.hf_checkpoint import TinySpec, write_lora
+
+    other = write_checkpoint(tmp_path / "other", TinySpec(hidden=48), layout="old")
+    adapter = write_lora(tmp_path / "adapter", other)
+    request = ImportRequest(checkpoint, tmp_path / "out", "F16", threads=1, check=False,
+                            lora=adapter)  # fmt: skip
+    with pytest.raises(InputError, match="does not fit the base model"):
+        import_checkpoint(request, lambda stage, fraction: None, lambda: False)
+    assert not (tmp_path / "out").exists()
