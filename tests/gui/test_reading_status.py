@@ -29,6 +29,7 @@ class OwnerSignals(QObject):
     text_arrived = Signal(int, str)
     finished = Signal(int, object)
     failed = Signal(int, object)
+    engine_stopped = Signal(object)
     prepare_requested = Signal(int, bytes)
     interpret_requested = Signal(int, bytes, str, object)
 
