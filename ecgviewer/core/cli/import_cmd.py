@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from ecgviewer.core.errors import Cancelled
+from ecgviewer.core.modelimport.calibrate import DEFAULT_IMAGES
 from ecgviewer.core.modelimport.importer import STAGES, ImportRequest, import_checkpoint
 from ecgviewer.core.modelimport.quantize import FTYPES
 
@@ -35,7 +36,23 @@ def register_import(actions: argparse._SubParsersAction) -> None:
         default="Q4_K_M",
         help="text model quantization (default Q4_K_M); the projector stays F16",
     )
-    parser.add_argument("--threads", type=int, default=2, help="CPU threads for quantizing")
+    parser.add_argument(
+        "--imatrix",
+        default="auto",
+        metavar="auto|none|FILE",
+        help="importance matrix for Q4_K_M/Q5_K_M: 'auto' calibrates on ECG "
+        "images and cardiology text here (default), 'none' skips it, or a "
+        "llama.cpp imatrix file (GGUF or .dat) to use; ignored by llama.cpp for "
+        "Q8_0 and F16",
+    )
+    parser.add_argument(
+        "--calibration-images",
+        type=int,
+        default=DEFAULT_IMAGES,
+        help=f"ECG images read for 'auto' calibration (default {DEFAULT_IMAGES}; "
+        "about a minute each for MedGemma-4B on two cores)",
+    )
+    parser.add_argument("--threads", type=int, default=2, help="CPU threads")
     parser.add_argument(
         "--no-check", action="store_true", help="skip the conversion check on the sample ECG"
     )
@@ -48,7 +65,8 @@ def run_import(args: argparse.Namespace) -> int:
     previous = signal.signal(signal.SIGINT, lambda *_: stop.set())
     bars = _Bars(enabled=not args.json)
     request = ImportRequest(args.folder, args.out, args.quant, max(1, args.threads),
-                            check=not args.no_check, lora=args.lora)  # fmt: skip
+                            check=not args.no_check, lora=args.lora, imatrix=args.imatrix,
+                            calibration_images=max(1, args.calibration_images))  # fmt: skip
     try:
         result = import_checkpoint(request, bars.update, stop.is_set)
     except Cancelled:
@@ -66,28 +84,31 @@ def run_import(args: argparse.Namespace) -> int:
 
 
 class _Bars:
-    """One tqdm bar per stage, on stderr."""
+    """One tqdm bar per stage, on stderr, one after the other."""
 
     def __init__(self, *, enabled: bool) -> None:
         self._enabled = enabled
-        self._bars: dict[str, Any] = {}
+        self._stage = ""
+        self._bar: Any = None
 
     def update(self, stage: str, fraction: float) -> None:
         if not self._enabled:
             return
         from tqdm import tqdm
 
-        bar = self._bars.get(stage)
-        if bar is None:
+        if stage != self._stage:
+            self.close()
+            self._stage = stage
             label = f"{STAGES.index(stage) + 1}/{len(STAGES)} {stage}"
-            bar = self._bars[stage] = tqdm(total=1000, desc=label, unit="‰", file=sys.stderr,
-                                           bar_format="{desc:14} {bar} {percentage:3.0f}% "
-                                                      "[{elapsed}<{remaining}]")  # fmt: skip
-        bar.update(max(0, round(fraction * 1000) - bar.n))
+            self._bar = tqdm(total=1000, desc=label, file=sys.stderr,
+                             bar_format="{desc:14} {bar} {percentage:3.0f}% "
+                                        "[{elapsed}<{remaining}]")  # fmt: skip
+        self._bar.update(max(0, round(fraction * 1000) - self._bar.n))
 
     def close(self) -> None:
-        for bar in self._bars.values():
-            bar.close()
+        if self._bar is not None:
+            self._bar.close()
+            self._bar = None
 
 
 def _print_summary(data: dict[str, Any]) -> None:
@@ -95,6 +116,15 @@ def _print_summary(data: dict[str, Any]) -> None:
     print(f"text model: {data['text_model']}")
     print(f"projector:  {data['mmproj']}")
     print(f"quantization: {data['quant']}; importance matrix: {data['imatrix']}")
+    if data["quant"] in ("Q8_0", "F16") and data["imatrix"] == "none":
+        print("  (llama.cpp uses an importance matrix only for K-quants such as Q4_K_M)")
     if check:
         verdict = "ok" if check.get("ok") else f"WARNING ({check.get('outcome')})"
-        print(f"conversion check: {verdict}")
+        print(f"conversion check: {verdict} - {check.get('text', '')[:60]!r}")
+    ppl = data.get("perplexity") or {}
+    if "ratio" in ppl:
+        verdict = "ok" if ppl["ok"] else f"WARNING: above {ppl['limit']:.2f}"
+        print(
+            f"perplexity: F16 {ppl['f16']:.2f}, {data['quant']} {ppl['quantized']:.2f}, "
+            f"ratio {ppl['ratio']:.3f} ({verdict})"
+        )

@@ -19,15 +19,19 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from ecgviewer import __version__
 from ecgviewer.core.errors import Cancelled, InputError
 from ecgviewer.core.inference.integrity import sha256_file
 from ecgviewer.core.modelimport import gguf_out
+from ecgviewer.core.modelimport.calibrate import DEFAULT_IMAGES, build_material, collect_in_child
 from ecgviewer.core.modelimport.checkpoint import Checkpoint, open_checkpoint
+from ecgviewer.core.modelimport.child import run_in_child
+from ecgviewer.core.modelimport.imatrix_file import read_imatrix
 from ecgviewer.core.modelimport.lora import Adapter, check_fits, read_adapter
-from ecgviewer.core.modelimport.quantize import BITS_PER_WEIGHT, FTYPES, quantize
+from ecgviewer.core.modelimport.quantize import BITS_PER_WEIGHT, FTYPES, USES_IMATRIX, quantize
+from ecgviewer.core.modelimport.shards import CheckpointError
 from ecgviewer.core.modelimport.vocab import Vocabulary, read_vocabulary
 
 
@@ -40,7 +44,8 @@ class OutputFolderError(InputError):
 StageProgress = Callable[[str, float], None]
 """(stage, fraction of that stage done); stages: read, convert, quantize, check."""
 
-STAGES = ("read", "convert", "quantize", "check")
+STAGES = ("read", "convert", "calibrate", "quantize", "check")
+_T = TypeVar("_T")
 
 
 @dataclass(frozen=True)
@@ -53,6 +58,8 @@ class ImportRequest:
     threads: int = 2
     check: bool = True
     lora: Path | None = None  # a PEFT LoRA adapter folder, merged into the base
+    imatrix: str = "auto"  # "auto" (calibrate here), "none", or an imatrix file to use
+    calibration_images: int = DEFAULT_IMAGES
 
 
 @dataclass
@@ -67,12 +74,15 @@ class ImportResult:
     timings: dict[str, float] = field(default_factory=dict)
     check: dict[str, Any] = field(default_factory=dict)
     source: dict[str, Any] = field(default_factory=dict)
+    imatrix_file: Path | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {
             "text_model": str(self.text_model), "mmproj": str(self.mmproj),
             "sha256": self.sha256, "quant": self.quant, "imatrix": self.imatrix,
             "timings": self.timings, "check": self.check, "source": self.source,
+            "imatrix_file": str(self.imatrix_file) if self.imatrix_file else None,
+            "perplexity": self.check.get("perplexity"),
         }  # fmt: skip
 
 
@@ -98,33 +108,28 @@ def disk_needed(checkpoint: Checkpoint, quant: str) -> int:
 def import_checkpoint(
     request: ImportRequest, progress: StageProgress, cancelled: Callable[[], bool]
 ) -> ImportResult:
-    """Run every stage; raises CheckpointError, ModelError, StorageError or Cancelled."""
+    """Run every stage; raises CheckpointError, OutputFolderError, ModelError or Cancelled."""
     if request.quant not in FTYPES:
         raise ValueError(f"unknown quantization {request.quant}")
-    timings: dict[str, float] = {}
     start = time.perf_counter()
     checkpoint = open_checkpoint(request.folder)
     vocab = read_vocabulary(request.folder)
     adapter = read_adapter(request.lora) if request.lora else None
     if adapter is not None:
         check_fits(adapter, checkpoint.tensors)
+    bring_your_own = _own_imatrix(request)
     _check_output_folder(request.out, disk_needed(checkpoint, request.quant))
     _check_not_there(request.out, output_names(checkpoint, request.quant))
     origin = gguf_out.Provenance(
         checkpoint.folder.name, _hash_shards(checkpoint, progress, cancelled),
         f"ECG Viewer {__version__} importer",
     )  # fmt: skip
-    timings["read_ms"] = _ms(start)
     work = Path(tempfile.mkdtemp(prefix=".import-", dir=request.out))
+    job = _Import(request, checkpoint, vocab, adapter=adapter, origin=origin, work=work,
+                  progress=progress, cancelled=cancelled)  # fmt: skip
+    job.timings["read_ms"] = _ms(start)
     try:
-        job = _Job(request, checkpoint, vocab, origin, work, progress, cancelled, timings, adapter)
-        result = _convert_and_quantize(job)
-        if request.check:
-            from ecgviewer.core.modelimport.verify import conversion_check
-
-            start = time.perf_counter()
-            result.check = conversion_check(result.text_model, result.mmproj, progress)
-            timings["check_ms"] = _ms(start)
+        result = job.run(bring_your_own)
         return _publish(result, request.out, checkpoint)
     except OSError as exc:
         raise OutputFolderError(
@@ -135,74 +140,125 @@ def import_checkpoint(
         shutil.rmtree(work, ignore_errors=True)
 
 
-@dataclass(frozen=True)
-class _Job:
-    """One import in progress: what was asked, what was read, where files go, how to report."""
-
-    request: ImportRequest
-    checkpoint: Checkpoint
-    vocab: Vocabulary
-    origin: gguf_out.Provenance
-    work: Path
-    progress: StageProgress
-    cancelled: Callable[[], bool]
-    timings: dict[str, float]
-    adapter: Adapter | None
+def _own_imatrix(request: ImportRequest) -> Path | None:
+    """A user's imatrix file, checked before any work; None for "auto" and "none"."""
+    if request.imatrix in ("auto", "none"):
+        return None
+    path = Path(request.imatrix)
+    if not read_imatrix(path).sums:
+        raise CheckpointError(f"The importance matrix {path.name} holds no entries.")
+    return path
 
 
-def _convert_and_quantize(job: _Job) -> ImportResult:
-    request, checkpoint, vocab, origin = job.request, job.checkpoint, job.vocab, job.origin
-    work, progress, cancelled, timings = job.work, job.progress, job.cancelled, job.timings
-    text_name, mmproj_name = output_names(checkpoint, request.quant)
-    f16 = work / f"{checkpoint.folder.name}-F16.gguf"
-    mmproj = work / mmproj_name
-    start = time.perf_counter()
-    text_plan = gguf_out.plan_text(checkpoint, vocab, job.adapter)
-    vision_plan = gguf_out.plan_mmproj(checkpoint)
-    total = sum(p.source.nbytes for p in text_plan + vision_plan) or 1
-    text_bytes = sum(p.source.nbytes for p in text_plan)
+class _Import:
+    """One import in progress: the stages after reading, each timed."""
 
-    def text_part(done: int, _all: int) -> None:
-        progress("convert", done / total)
+    def __init__(
+        self, request: ImportRequest, checkpoint: Checkpoint, vocab: Vocabulary, *,
+        adapter: Adapter | None, origin: gguf_out.Provenance, work: Path,
+        progress: StageProgress, cancelled: Callable[[], bool],
+    ) -> None:  # fmt: skip
+        self.request, self.checkpoint, self.vocab = request, checkpoint, vocab
+        self.adapter, self.origin, self.work = adapter, origin, work
+        self.progress, self.cancelled = progress, cancelled
+        self.timings: dict[str, float] = {}
+        self.f16 = work / "intermediate-F16.gguf"  # renamed when F16 is what was asked
+        self.mmproj = work / output_names(checkpoint, request.quant)[1]
 
-    def vision_part(done: int, _all: int) -> None:
-        progress("convert", (text_bytes + done) / total)
+    def run(self, own_imatrix: Path | None) -> ImportResult:
+        self._timed("convert", self._convert)
+        imatrix, source = own_imatrix, str(own_imatrix.name) if own_imatrix else "none"
+        if own_imatrix is None and self.request.imatrix == "auto" and self._uses_imatrix:
+            imatrix = self.work / f"{self.checkpoint.folder.name}-imatrix.gguf"
+            self._timed("calibrate", lambda: self._calibrate(imatrix))
+            source = f"auto: {self.request.calibration_images} ECG images and cardiology text"
+        text = self._timed("quantize", lambda: self._quantize(imatrix, source))
+        result = ImportResult(text, self.mmproj, {}, self.request.quant, source, self.timings,
+                              source=self._source())  # fmt: skip
+        if imatrix is not None and imatrix.parent == self.work:
+            result.imatrix_file = imatrix  # ours: published beside the pair for reuse
+        if self.request.check:
+            result.check = self._timed("check", lambda: self._check(text))
+        self.f16.unlink(missing_ok=True)
+        return result
 
-    gguf_out.write_gguf(f16, gguf_out.text_writer(f16, checkpoint, vocab, origin), text_plan,
-                        text_part, cancelled)  # fmt: skip
-    gguf_out.write_gguf(mmproj, gguf_out.mmproj_writer(mmproj, checkpoint, origin), vision_plan,
-                        vision_part, cancelled)  # fmt: skip
-    timings["convert_ms"] = _ms(start)
-    text = f16
-    if request.quant != "F16":
+    @property
+    def _uses_imatrix(self) -> bool:
+        return self.request.quant in USES_IMATRIX
+
+    def _timed(self, stage: str, action: Callable[[], _T]) -> _T:
         start = time.perf_counter()
-        progress("quantize", 0.0)
-        text = work / text_name
-        quantize(f16, text, request.quant, request.threads, cancelled)
-        f16.unlink()
-        progress("quantize", 1.0)
-        timings["quantize_ms"] = _ms(start)
-    elif f16.name != text_name:
-        text = f16.rename(work / text_name)
-    source = _source(checkpoint, origin)
-    if job.adapter is not None:
-        source["lora"] = {"folder": job.adapter.folder.name, "scale": job.adapter.scale}
-    return ImportResult(text, mmproj, {}, request.quant, "none", timings, source=source)
+        self.progress(stage, 0.0)
+        value = action()
+        self.progress(stage, 1.0)
+        self.timings[f"{stage}_ms"] = _ms(start)
+        return value
+
+    def _convert(self) -> None:
+        text_plan = gguf_out.plan_text(self.checkpoint, self.vocab, self.adapter)
+        vision_plan = gguf_out.plan_mmproj(self.checkpoint)
+        total = sum(p.source.nbytes for p in text_plan + vision_plan) or 1
+        text_bytes = sum(p.source.nbytes for p in text_plan)
+
+        def text_part(done: int, _all: int) -> None:
+            self.progress("convert", done / total)
+
+        def vision_part(done: int, _all: int) -> None:
+            self.progress("convert", (text_bytes + done) / total)
+
+        writer = gguf_out.text_writer(self.f16, self.checkpoint, self.vocab, self.origin)
+        gguf_out.write_gguf(self.f16, writer, text_plan, text_part, self.cancelled)
+        writer = gguf_out.mmproj_writer(self.mmproj, self.checkpoint, self.origin)
+        gguf_out.write_gguf(self.mmproj, writer, vision_plan, vision_part, self.cancelled)
+
+    def _calibrate(self, out: Path) -> None:
+        material_file = self.work / "calibration.json"
+        build_material(self.work, self.request.calibration_images).to_file(material_file)
+        job = {"text": str(self.f16), "mmproj": str(self.mmproj), "material": str(material_file),
+               "out": str(out), "threads": self.request.threads}  # fmt: skip
+        run_in_child(collect_in_child, job, what="calibrating", cancelled=self.cancelled,
+                     progress=lambda f: self.progress("calibrate", f))  # fmt: skip
+
+    def _quantize(self, imatrix: Path | None, source: str) -> Path:
+        name = output_names(self.checkpoint, self.request.quant)[0]
+        if self.request.quant == "F16":
+            return self.f16.rename(self.work / name)
+        target = self.work / name
+        quantize(self.f16, target, self.request.quant, threads=self.request.threads,
+                 cancelled=self.cancelled, imatrix=imatrix, label=source)  # fmt: skip
+        return target
+
+    def _check(self, text: Path) -> dict[str, Any]:
+        from ecgviewer.core.modelimport.verify import conversion_check, perplexities
+
+        result = conversion_check(text, self.mmproj, self.progress)
+        reference = self.f16 if self.f16.exists() else None
+        result["perplexity"] = perplexities(reference, text, self.work, self.request.threads,
+                                            self.cancelled)  # fmt: skip
+        return result
+
+    def _source(self) -> dict[str, Any]:
+        source = _source(self.checkpoint, self.origin)
+        if self.adapter is not None:
+            source["lora"] = {"folder": self.adapter.folder.name, "scale": self.adapter.scale}
+        return source
 
 
 def _publish(result: ImportResult, out: Path, checkpoint: Checkpoint) -> ImportResult:
     """Hash, write the report, then rename the files into `out` (the last step)."""
     result.sha256 = {"text_model": sha256_file(result.text_model),
                      "mmproj": sha256_file(result.mmproj)}  # fmt: skip
-    final_text, final_mmproj = out / result.text_model.name, out / result.mmproj.name
-    report = result.text_model.with_name(result.text_model.stem + "-import.json")
+    imatrix = result.imatrix_file
     published = ImportResult(
-        final_text, final_mmproj, result.sha256, result.quant, result.imatrix, result.timings,
-        result.check, result.source,
+        out / result.text_model.name, out / result.mmproj.name, result.sha256, result.quant,
+        result.imatrix, result.timings, result.check, result.source,
+        out / imatrix.name if imatrix else None,
     )  # fmt: skip
+    report = result.text_model.with_name(result.text_model.stem + "-import.json")
     report.write_text(json.dumps(published.to_json(), indent=2), encoding="utf-8")
-    for source in (result.mmproj, report, result.text_model):
-        os.replace(source, out / source.name)
+    for source in (imatrix, result.mmproj, report, result.text_model):  # the model file last
+        if source is not None:
+            os.replace(source, out / source.name)
     return published
 
 

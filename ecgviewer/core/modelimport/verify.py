@@ -14,6 +14,7 @@ to warn, and a real model that warns should be looked at before use.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -58,3 +59,33 @@ def conversion_check(
     result = outcome(answer, tokens)
     return {"question": CHECK_QUESTION, "text": answer, "tokens": tokens, "outcome": result,
             "ok": result == "ok"}  # fmt: skip
+
+
+# Perplexity grows by about 0.1 % (Q8_0), 1 % (Q5_K_M) and 3 % (Q4_K_M) over F16 for
+# llama.cpp's published 7B-class measurements; ten percent is far beyond any of them,
+# so a larger ratio means the quantization damaged the model (or the text is unlike it).
+PERPLEXITY_RATIO_LIMIT = 1.10
+
+
+def perplexities(
+    f16: Path | None, quantized: Path, work: Path, threads: int, cancelled: Callable[[], bool]
+) -> dict[str, Any]:
+    """Perplexity of the F16 and the quantized text model on held-out cardiology text."""
+    from ecgviewer.core.modelimport.calibrate import perplexity_in_child
+    from ecgviewer.core.modelimport.child import run_in_child
+    from ecgviewer.core.paths import resources_dir
+
+    held_out = resources_dir() / "calibration" / "cardiology-heldout.txt"
+    values: dict[str, Any] = {"text": held_out.name}
+    for label, model in (("f16", f16), ("quantized", quantized)):
+        if model is None:
+            continue
+        out = work / f"perplexity-{label}.json"
+        job = {"model": str(model), "text": str(held_out), "out": str(out), "threads": threads}
+        run_in_child(perplexity_in_child, job, what="measuring perplexity", cancelled=cancelled)
+        values[label] = json.loads(out.read_text(encoding="utf-8"))["perplexity"]
+    if "f16" in values:
+        values["ratio"] = values["quantized"] / values["f16"]
+        values["limit"] = PERPLEXITY_RATIO_LIMIT
+        values["ok"] = values["ratio"] <= PERPLEXITY_RATIO_LIMIT
+    return values
