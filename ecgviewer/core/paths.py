@@ -53,6 +53,11 @@ class AppPaths:
         return self.cache_dir / "encode-times.json"
 
     @property
+    def user_manifest_file(self) -> Path:
+        """Pairs imported on this computer (models/manifest.json's format)."""
+        return self.user_models_dir / "manifest.json"
+
+    @property
     def safe_configs_file(self) -> Path:
         """Model pairs that crashed the engine here and now load in the safe configuration."""
         return self.config_dir / "engine-safe-settings.json"

@@ -19,6 +19,7 @@ from ecgviewer.core.errors import Cancelled
 from ecgviewer.core.modelimport.calibrate import DEFAULT_IMAGES
 from ecgviewer.core.modelimport.importer import STAGES, ImportRequest, import_checkpoint
 from ecgviewer.core.modelimport.quantize import FTYPES
+from ecgviewer.core.paths import app_paths
 
 
 def register_import(actions: argparse._SubParsersAction) -> None:
@@ -66,7 +67,8 @@ def run_import(args: argparse.Namespace) -> int:
     bars = _Bars(enabled=not args.json)
     request = ImportRequest(args.folder, args.out, args.quant, max(1, args.threads),
                             check=not args.no_check, lora=args.lora, imatrix=args.imatrix,
-                            calibration_images=max(1, args.calibration_images))  # fmt: skip
+                            calibration_images=max(1, args.calibration_images),
+                            manifest=app_paths().ensure().user_manifest_file)  # fmt: skip
     try:
         result = import_checkpoint(request, bars.update, stop.is_set)
     except Cancelled:

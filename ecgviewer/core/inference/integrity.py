@@ -81,6 +81,8 @@ class KnownPair:
 def load_manifest(path: Path | None = None) -> list[KnownPair]:
     """Read the known-good pairs; a missing or damaged manifest is an empty list."""
     file = path or project_models_dir() / "manifest.json"
+    if not file.exists():
+        return []  # nothing imported yet, or an install without a manifest
     try:
         data = json.loads(file.read_text(encoding="utf-8"))
         pairs = data.get("pairs", [])

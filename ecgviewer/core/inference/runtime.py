@@ -181,7 +181,10 @@ class ModelRuntime:
         return facts, self._provenance(facts, text_sha, mmproj_sha), expected
 
     def _provenance(self, facts: PairFacts, text_sha: str, mmproj_sha: str) -> Provenance:
-        known = find_known_pair(text_sha, mmproj_sha, load_manifest(self._manifest_path))
+        manifest = load_manifest(self._manifest_path) + load_manifest(
+            self._paths.user_manifest_file
+        )
+        known = find_known_pair(text_sha, mmproj_sha, manifest)
         ecg = known.ecg_model if known else is_ecg_model_name(facts.text.name, facts.text.path.name)
         return Provenance(
             model=ModelIdentity(str(facts.text.path), text_sha, facts.text.architecture,

@@ -24,6 +24,7 @@ from typing import Any, TypeVar
 from ecgviewer import __version__
 from ecgviewer.core.errors import Cancelled, InputError
 from ecgviewer.core.inference.integrity import sha256_file
+from ecgviewer.core.json_cache import read_json_object, write_json_quietly
 from ecgviewer.core.modelimport import gguf_out
 from ecgviewer.core.modelimport.calibrate import DEFAULT_IMAGES, build_material, collect_in_child
 from ecgviewer.core.modelimport.checkpoint import Checkpoint, open_checkpoint
@@ -60,6 +61,7 @@ class ImportRequest:
     lora: Path | None = None  # a PEFT LoRA adapter folder, merged into the base
     imatrix: str = "auto"  # "auto" (calibrate here), "none", or an imatrix file to use
     calibration_images: int = DEFAULT_IMAGES
+    manifest: Path | None = None  # where the new pair is listed (the per-user manifest)
 
 
 @dataclass
@@ -129,8 +131,10 @@ def import_checkpoint(
                   progress=progress, cancelled=cancelled)  # fmt: skip
     job.timings["read_ms"] = _ms(start)
     try:
-        result = job.run(bring_your_own)
-        return _publish(result, request.out, checkpoint)
+        result = _publish(job.run(bring_your_own), request.out, checkpoint)
+        if request.manifest is not None:
+            record_in_manifest(request.manifest, result, checkpoint)
+        return result
     except OSError as exc:
         raise OutputFolderError(
             f"The import could not write its files ({exc.strerror or exc}).",
@@ -260,6 +264,26 @@ def _publish(result: ImportResult, out: Path, checkpoint: Checkpoint) -> ImportR
         if source is not None:
             os.replace(source, out / source.name)
     return published
+
+
+def record_in_manifest(manifest: Path, result: ImportResult, checkpoint: Checkpoint) -> None:
+    """List the new pair (by both digests) in `manifest`, in models/manifest.json's format."""
+    from ecgviewer.core.inference.runtime import is_ecg_model_name
+
+    data = read_json_object(manifest) or {"schema": 1, "pairs": []}
+    pairs = [
+        p for p in data.get("pairs", []) if p.get("text_sha256") != result.sha256["text_model"]
+    ]
+    pairs.append({
+        "name": f"{checkpoint.folder.name} ({result.quant}, imported)",
+        "text_file": result.text_model.name, "text_sha256": result.sha256["text_model"],
+        "mmproj_file": result.mmproj.name, "mmproj_sha256": result.sha256["mmproj"],
+        "quantization": result.quant,
+        "source": f"imported from {checkpoint.folder.name}; imatrix: {result.imatrix}",
+        "ecg_model": is_ecg_model_name(checkpoint.folder.name),
+    })  # fmt: skip
+    data["pairs"] = pairs
+    write_json_quietly(manifest, data, what="model manifest")
 
 
 def _check_not_there(out: Path, names: tuple[str, str]) -> None:
