@@ -49,3 +49,25 @@ def add_gguf_row(
     browse.clicked.connect(choose)
     form.addRow(label, button_row(edit, browse))
     return edit
+
+
+def add_folder_row(
+    form: QFormLayout, label: str, value: str, placeholder: str,
+    on_chosen: Callable[[], None] | None = None,
+) -> QLineEdit:  # fmt: skip
+    """Add "label: [folder] [Browse...]" to `form`; return the field."""
+    edit = QLineEdit(value)
+    edit.setPlaceholderText(placeholder)
+    browse = plain_button("Browse...")
+
+    def choose() -> None:
+        start = edit.text() or str(Path.home())
+        path = QFileDialog.getExistingDirectory(edit.window(), "Choose a folder", start)
+        if path:
+            edit.setText(path)
+            if on_chosen is not None:
+                on_chosen()
+
+    browse.clicked.connect(choose)
+    form.addRow(label, button_row(edit, browse))
+    return edit

@@ -180,7 +180,9 @@ class MainWindow(QMainWindow):
         models = [p for p in paths if p.suffix.lower() == ".gguf"]
         if models:
             self.show_model_dialog(models)
-        for path in (p for p in paths if p.suffix.lower() != ".gguf"):
+        for folder in (p for p in paths if (p / "config.json").is_file()):
+            self.model_control.show_import_dialog(folder)  # a Hugging Face checkpoint
+        for path in (p for p in paths if p.suffix.lower() != ".gguf" and not p.is_dir()):
             self._pending_opens += 1
             self.statusBar().showMessage(f"Opening {path.name}...")
             run_task(self, partial(open_case, path), self._on_case_opened,

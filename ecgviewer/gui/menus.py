@@ -46,6 +46,8 @@ def build_menus(window: MainWindow) -> None:
     add_action(model, "&Interpret", window.interpret_from_menu, "Ctrl+Return")
     add_action(model, "&Stop", window.reading.stop, "Esc")
     add_action(model, "&Unload model", window.model.owner.unload_requested.emit)
+    add_action(model, "&Import from a Hugging Face folder...",
+               lambda: window.model_control.show_import_dialog(None))  # fmt: skip
     model.addSeparator()
     add_action(model, "&Evaluate on a labelled set...", window.show_evaluate_dialog)
     help_menu = bar.addMenu("&Help")

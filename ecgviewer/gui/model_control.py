@@ -11,6 +11,7 @@ from PySide6.QtCore import QObject
 from ecgviewer.core.errors import EcgViewerError
 from ecgviewer.core.inference.machine import MachineFacts
 from ecgviewer.core.inference.runtime import LoadedModel
+from ecgviewer.core.modelimport.importer import ImportResult
 from ecgviewer.core.settings import ModelSettings
 from ecgviewer.gui.errors import present_error
 from ecgviewer.gui.model_dialog import ModelDialog
@@ -59,6 +60,19 @@ class ModelControl(QObject):
             text = next((str(p) for p in dropped if str(p) != mmproj), "")
             dialog.set_paths(text, mmproj)
         dialog.open()
+
+    def show_import_dialog(self, folder: Path | None = None) -> None:
+        """Model > Import from a Hugging Face folder (or a checkpoint folder dropped)."""
+        from ecgviewer.gui.import_dialog import ImportDialog
+
+        window = self._window
+        dialog = ImportDialog(window.paths, str(folder or ""), window)
+        dialog.imported.connect(self._on_import_dialog_imported)
+        dialog.open()
+
+    def _on_import_dialog_imported(self, result: ImportResult) -> None:
+        settings = self._window.settings.model
+        self.load(str(result.text_model), str(result.mmproj), settings)
 
     def _on_dialog_finished(self, _result: int) -> None:
         self._dialog = None
