@@ -70,6 +70,7 @@ def main() -> int:
     dialog.grab().save(str(OUT / "model-dialog.png"))
     dialog.close()
     engine_restart(window)
+    import_screens(window)
     window.close()
     app.processEvents()
     print("\n".join(str(p) for p in sorted(OUT.glob("*.png"))))
@@ -94,6 +95,29 @@ def engine_restart(window: MainWindow) -> None:
     wait_until(lambda: window.panel.status_label.text().startswith("Ready"), 60)
     window.panel.render_now()
     window.grab().save(str(OUT / "engine-restarted.png"))
+
+
+def import_screens(window: MainWindow) -> None:
+    """The import dialog: the survey, a stage in progress, the final report.
+
+    Uses a tiny random checkpoint from the test suite, so the sizes are small and
+    the conversion check's text is noise (reported as such).
+    """
+    from ecgviewer.gui.import_dialog import ImportDialog
+    from tests.support.hf_checkpoint import write_checkpoint
+
+    folder = write_checkpoint(Path(tempfile.mkdtemp()) / "tiny-gemma3-test-checkpoint",
+                              layout="new", transformers5=True)  # fmt: skip
+    dialog = ImportDialog(window.paths, str(folder), window)
+    dialog.show()
+    wait_until(lambda: "can be imported" in dialog.facts_label.text(), 30)
+    dialog.grab().save(str(OUT / "import-dialog.png"))
+    dialog.import_button.click()
+    wait_until(lambda: "Stage 3 of 5" in dialog.stage_label.text(), 60)
+    dialog.grab().save(str(OUT / "import-progress.png"))
+    wait_until(lambda: "Imported" in dialog.stage_label.text(), 300)
+    dialog.grab().save(str(OUT / "import-report.png"))
+    dialog.close()
 
 
 if __name__ == "__main__":

@@ -59,7 +59,9 @@ class ImportDialog(QDialog):
         self._job: ImportJob | None = None
         self._stage, self._stage_started = "", 0.0
         layout = QVBoxLayout(self)
-        layout.addLayout(self._build_form(folder))
+        self._form_box = QWidget()
+        self._form_box.setLayout(self._build_form(folder))
+        layout.addWidget(self._form_box)
         self.facts_label = self._label("Choose the folder that holds config.json, the "
                                        "model*.safetensors files and tokenizer.model.")  # fmt: skip
         self.stage_label = self._label("")
@@ -264,6 +266,7 @@ class ImportDialog(QDialog):
                                  "loading.</span>")  # fmt: skip
         self.progress.setValue(1000)
         self.report_label.setText(report_html(result))
+        self.import_button.setVisible(False)  # done: importing again would meet its own files
         self.imported.emit(result)
 
     def _on_job_failed(self, error: BaseException) -> None:
@@ -277,9 +280,7 @@ class ImportDialog(QDialog):
         self.stage_label.setText(f"<span style='color:{RED}'>{html.escape(text)}</span>")
 
     def _show_running(self, running: bool) -> None:
-        for widget in (self.folder_edit, self.lora_edit, self.out_edit, self.quant_box,
-                       self.imatrix_box, self.images_box):  # fmt: skip
-            widget.setEnabled(not running)
+        self._form_box.setEnabled(not running)  # fields and Browse buttons alike
         if not running:
             self._on_settings_changed()
         self.import_button.setVisible(not running)
@@ -302,7 +303,8 @@ def report_html(result: ImportResult) -> str:
         ("Text model", html.escape(result.text_model.name)),
         ("Projector", html.escape(result.mmproj.name)),
         ("Importance matrix", html.escape(result.imatrix)),
-        ("Conversion check", f"<span style='color:{colour}'>{outcome}</span> - "
+        ("Conversion check", f"<span style='color:{colour}'>{outcome}"
+         f"{'' if outcome == 'ok' else ' (a warning: try the model before relying on it)'}</span> - "
          f"{html.escape(str(check.get('text', ''))[:80])!s}"),
     ]  # fmt: skip
     if "ratio" in ppl:

@@ -177,7 +177,8 @@ def test_llama_cpp_tokenizes_as_sentencepiece_does(tmp_path: Path) -> None:
 def test_the_app_reads_the_sample_ecg_with_an_imported_pair(tmp_path: Path) -> None:
     folder = write_checkpoint(tmp_path / "tiny-gemma3", layout="new", transformers5=True)
     result = run_import(folder, tmp_path / "out", "Q8_0", check=True)
-    assert result.check["tokens"] > 0 and result.check["outcome"] in ("ok", "empty", "repeated")
+    assert result.check["tokens"] > 0
+    assert result.check["outcome"] in ("ok", "empty", "repeated", "garbled")
     report = json.loads((tmp_path / "out" / (result.text_model.stem + "-import.json")).read_text())
     assert report["sha256"]["text_model"] == result.sha256["text_model"]
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == sorted(

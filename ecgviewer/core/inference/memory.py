@@ -107,6 +107,8 @@ def gib(n_bytes: int) -> str:
     """A size for people: "2.4 GB" or "850 MB"."""
     if n_bytes >= 1024**3:
         return f"{n_bytes / 1024**3:.1f} GB"
+    if n_bytes < 1024**2:  # test models and small files
+        return f"{max(1, round(n_bytes / 1024))} KB"
     return f"{n_bytes / 1024**2:.0f} MB"
 
 

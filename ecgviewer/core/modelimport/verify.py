@@ -6,7 +6,8 @@ as a "conversion check", never as a reading. Outcomes:
 
 * ok: text was written;
 * empty: nothing but whitespace (a broken projector or template often does this);
-* repeated: one token over and over (typical of damaged weights or a wrong norm).
+* repeated: one token over and over (typical of damaged weights or a wrong norm);
+* garbled: mostly not letters, or broken characters (random or damaged weights).
 
 A warning does not fail the import: a tiny random test checkpoint is expected
 to warn, and a real model that warns should be looked at before use.
@@ -26,12 +27,17 @@ CHECK_TOKENS = 24
 
 
 def outcome(text: str, tokens: int) -> str:
-    """ "ok", "empty" or "repeated" for the check's answer."""
-    if not text.strip():
+    """ "ok", "empty", "repeated" or "garbled" for the check's answer (module docstring)."""
+    stripped = text.strip()
+    if not stripped:
         return "empty"
-    words = text.split()
-    if tokens >= 8 and len(set(words)) <= 1:
+    words = stripped.split()
+    if tokens >= 8 and ((len(words) >= 4 and len(set(words)) == 1) or len(set(stripped)) == 1):
         return "repeated"
+    visible = [c for c in stripped if not c.isspace()]
+    letters = sum(c.isalpha() for c in visible)
+    if "\ufffd" in stripped or letters < 0.6 * len(visible):
+        return "garbled"
     return "ok"
 
 

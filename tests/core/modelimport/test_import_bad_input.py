@@ -139,3 +139,14 @@ def test_a_lora_for_another_base_is_refused(checkpoint: Path, tmp_path: Path) ->
     with pytest.raises(InputError, match="does not fit the base model"):
         import_checkpoint(request, lambda stage, fraction: None, lambda: False)
     assert not (tmp_path / "out").exists()
+
+
+def test_the_conversion_check_names_what_it_saw() -> None:
+    from ecgviewer.core.modelimport.verify import outcome
+
+    assert outcome("Sinus rhythm at 72 beats per minute, normal axis.", 12) == "ok"
+    assert outcome("\n\n  \n", 24) == "empty"
+    assert outcome("rate rate rate rate rate rate", 24) == "repeated"
+    assert outcome("jjjjjjjjjjjj", 24) == "repeated"
+    assert outcome("\ufffd indippeppe\ufffdm p pu$ s]]?DD", 24) == "garbled"
+    assert outcome("12 34 56 78 ## %% ^^ ** 90", 24) == "garbled"
