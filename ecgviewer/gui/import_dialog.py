@@ -298,13 +298,13 @@ def report_html(result: ImportResult) -> str:
     check = result.check or {}
     outcome = check.get("outcome", "not run")
     colour = GREEN if outcome == "ok" else AMBER
+    warning = "" if outcome == "ok" else " (a warning: try the model before relying on it)"
     ppl = check.get("perplexity") or {}
     rows = [
         ("Text model", html.escape(result.text_model.name)),
         ("Projector", html.escape(result.mmproj.name)),
         ("Importance matrix", html.escape(result.imatrix)),
-        ("Conversion check", f"<span style='color:{colour}'>{outcome}"
-         f"{'' if outcome == 'ok' else ' (a warning: try the model before relying on it)'}</span> - "
+        ("Conversion check", f"<span style='color:{colour}'>{outcome}{warning}</span> - "
          f"{html.escape(str(check.get('text', ''))[:80])!s}"),
     ]  # fmt: skip
     if "ratio" in ppl:
