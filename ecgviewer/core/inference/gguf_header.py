@@ -13,37 +13,31 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO
 
-GGUF_MAGIC = b"GGUF"
+import gguf
+
+# The format's constants come from the gguf package (llama.cpp's own gguf-py).
+GGUF_MAGIC = struct.pack("<I", gguf.GGUF_MAGIC)  # b"GGUF"
 SUPPORTED_VERSIONS = (2, 3)
-DEFAULT_ALIGNMENT = 32
+DEFAULT_ALIGNMENT = gguf.GGUF_DEFAULT_ALIGNMENT
 _MAX_STRING = 1 << 26  # a sane bound: a key or value longer than 64 MB means garbage
 _MAX_COUNT = 1 << 28
 _KEPT_ARRAY = 1024  # longer arrays (the vocabulary, 262,144 strings) are skipped, not decoded
 _CHUNK = 1 << 20
 
+_V = gguf.GGUFValueType
 _SCALARS: dict[int, str] = {
-    0: "<B", 1: "<b", 2: "<H", 3: "<h", 4: "<I", 5: "<i", 6: "<f", 7: "<?",
-    10: "<Q", 11: "<q", 12: "<d",
+    _V.UINT8: "<B", _V.INT8: "<b", _V.UINT16: "<H", _V.INT16: "<h", _V.UINT32: "<I",
+    _V.INT32: "<i", _V.FLOAT32: "<f", _V.BOOL: "<?", _V.UINT64: "<Q", _V.INT64: "<q",
+    _V.FLOAT64: "<d",
 }  # fmt: skip
-_STRING, _ARRAY = 8, 9
+_STRING, _ARRAY = int(_V.STRING), int(_V.ARRAY)
 
 # ggml tensor type -> (bytes per block, elements per block)
 GGML_BLOCK: dict[int, tuple[int, int]] = {
-    0: (4, 1), 1: (2, 1), 2: (18, 32), 3: (20, 32), 6: (22, 32), 7: (24, 32),
-    8: (34, 32), 9: (36, 32), 10: (84, 256), 11: (110, 256), 12: (144, 256),
-    13: (176, 256), 14: (210, 256), 15: (292, 256), 16: (66, 256), 17: (74, 256),
-    18: (98, 256), 19: (50, 256), 20: (18, 32), 21: (110, 256), 22: (82, 256),
-    23: (136, 256), 24: (1, 1), 25: (2, 1), 26: (4, 1), 27: (8, 1), 28: (8, 1),
-    29: (56, 256), 30: (2, 1), 34: (54, 256), 35: (66, 256), 39: (17, 32),
-}  # fmt: skip
-GGML_TYPE_NAMES: dict[int, str] = {
-    0: "F32", 1: "F16", 2: "Q4_0", 3: "Q4_1", 6: "Q5_0", 7: "Q5_1", 8: "Q8_0",
-    9: "Q8_1", 10: "Q2_K", 11: "Q3_K", 12: "Q4_K", 13: "Q5_K", 14: "Q6_K",
-    15: "Q8_K", 16: "IQ2_XXS", 17: "IQ2_XS", 18: "IQ3_XXS", 19: "IQ1_S",
-    20: "IQ4_NL", 21: "IQ3_S", 22: "IQ2_S", 23: "IQ4_XS", 24: "I8", 25: "I16",
-    26: "I32", 27: "I64", 28: "F64", 29: "IQ1_M", 30: "BF16", 34: "TQ1_0",
-    35: "TQ2_0", 39: "MXFP4",
-}  # fmt: skip
+    int(kind): (type_size, block_size)
+    for kind, (block_size, type_size) in gguf.GGML_QUANT_SIZES.items()
+}
+GGML_TYPE_NAMES: dict[int, str] = {int(kind): kind.name for kind in gguf.GGMLQuantizationType}
 
 
 @dataclass(frozen=True)
