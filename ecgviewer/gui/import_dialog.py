@@ -216,7 +216,7 @@ class ImportDialog(QDialog):
              f"{cp.layout} tensor names" + (", transformers 5 config" if cp.transformers5 else "")),
             ("LoRA", html.escape(found.lora) + " (merged while converting)" if found.lora
              else "none (a merged checkpoint)"),
-            ("Known model", "checked against models/manifest.json by hash while importing"),
+            ("Known model", "the new files are compared with models/manifest.json by SHA-256"),
             ("ECG model", "yes, by its name" if found.looks_like_ecg_model else
              "<b>no</b> - its output will not be shown as an ECG interpretation"),
             ("New files", f"text model {gib(found.text_bytes(quant))}, "
@@ -304,6 +304,8 @@ def report_html(result: ImportResult) -> str:
         ("Text model", html.escape(result.text_model.name)),
         ("Projector", html.escape(result.mmproj.name)),
         ("Importance matrix", html.escape(result.imatrix)),
+        ("Known model", html.escape(result.source.get("known_pair") or "")
+         or "no: not in models/manifest.json (listed as imported on this computer)"),
         ("Conversion check", f"<span style='color:{colour}'>{outcome}{warning}</span> - "
          f"{html.escape(str(check.get('text', ''))[:80])!s}"),
     ]  # fmt: skip

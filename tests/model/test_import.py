@@ -181,6 +181,7 @@ def test_the_app_reads_the_sample_ecg_with_an_imported_pair(tmp_path: Path) -> N
     assert result.check["outcome"] in ("ok", "empty", "repeated", "garbled")
     report = json.loads((tmp_path / "out" / (result.text_model.stem + "-import.json")).read_text())
     assert report["sha256"]["text_model"] == result.sha256["text_model"]
+    assert report["source"]["known_pair"] == ""  # not in models/manifest.json
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == sorted(
         [result.text_model.name, result.mmproj.name, result.text_model.stem + "-import.json"]
     )  # nothing else is left behind

@@ -23,7 +23,7 @@ from typing import Any, TypeVar
 
 from ecgviewer import __version__
 from ecgviewer.core.errors import Cancelled, InputError
-from ecgviewer.core.inference.integrity import sha256_file
+from ecgviewer.core.inference.integrity import find_known_pair, load_manifest, sha256_file
 from ecgviewer.core.json_cache import read_json_object, write_json_quietly
 from ecgviewer.core.modelimport import gguf_out
 from ecgviewer.core.modelimport.calibrate import DEFAULT_IMAGES, build_material, collect_in_child
@@ -252,6 +252,8 @@ def _publish(result: ImportResult, out: Path, checkpoint: Checkpoint) -> ImportR
     """Hash, write the report, then rename the files into `out` (the last step)."""
     result.sha256 = {"text_model": sha256_file(result.text_model),
                      "mmproj": sha256_file(result.mmproj)}  # fmt: skip
+    known = find_known_pair(result.sha256["text_model"], result.sha256["mmproj"], load_manifest())
+    result.source["known_pair"] = known.name if known else ""
     imatrix = result.imatrix_file
     published = ImportResult(
         out / result.text_model.name, out / result.mmproj.name, result.sha256, result.quant,
