@@ -5,7 +5,14 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-from PySide6.QtWidgets import QFileDialog, QFormLayout, QHBoxLayout, QLineEdit, QPushButton
+from PySide6.QtWidgets import (
+    QFileDialog,
+    QFormLayout,
+    QHBoxLayout,
+    QLineEdit,
+    QPushButton,
+    QWidget,
+)
 
 GGUF_FILTER = "GGUF model files (*.gguf);;All files (*)"
 
@@ -33,22 +40,11 @@ def add_gguf_row(
 
     `on_chosen` runs after a file is picked with Browse (typing is the caller's to watch).
     """
-    edit = QLineEdit(value)
-    edit.setPlaceholderText("path to a .gguf file")
-    browse = plain_button("Browse...")
 
-    def choose() -> None:
-        start = edit.text() or str(Path.home())
-        path, _ = QFileDialog.getOpenFileName(edit.window(), "Choose a GGUF file", start,
-                                              GGUF_FILTER)  # fmt: skip
-        if path:
-            edit.setText(path)
-            if on_chosen is not None:
-                on_chosen()
+    def pick(parent: QWidget, start: str) -> str:
+        return QFileDialog.getOpenFileName(parent, "Choose a GGUF file", start, GGUF_FILTER)[0]
 
-    browse.clicked.connect(choose)
-    form.addRow(label, button_row(edit, browse))
-    return edit
+    return _add_path_row(form, label, value, "path to a .gguf file", pick=pick, on_chosen=on_chosen)
 
 
 def add_folder_row(
@@ -56,13 +52,23 @@ def add_folder_row(
     on_chosen: Callable[[], None] | None = None,
 ) -> QLineEdit:  # fmt: skip
     """Add "label: [folder] [Browse...]" to `form`; return the field."""
+
+    def pick(parent: QWidget, start: str) -> str:
+        return QFileDialog.getExistingDirectory(parent, "Choose a folder", start)
+
+    return _add_path_row(form, label, value, placeholder, pick=pick, on_chosen=on_chosen)
+
+
+def _add_path_row(
+    form: QFormLayout, label: str, value: str, placeholder: str, *,
+    pick: Callable[[QWidget, str], str], on_chosen: Callable[[], None] | None,
+) -> QLineEdit:  # fmt: skip
     edit = QLineEdit(value)
     edit.setPlaceholderText(placeholder)
     browse = plain_button("Browse...")
 
     def choose() -> None:
-        start = edit.text() or str(Path.home())
-        path = QFileDialog.getExistingDirectory(edit.window(), "Choose a folder", start)
+        path = pick(edit.window(), edit.text() or str(Path.home()))
         if path:
             edit.setText(path)
             if on_chosen is not None:
