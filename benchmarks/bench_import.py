@@ -31,8 +31,9 @@ from ecgviewer.core.modelimport.importer import ImportRequest, import_checkpoint
 from tests.support import models  # noqa: E402
 
 
-def tree_rss_mb(root: int) -> float:
-    """Resident memory of `root` and all its descendants (Linux /proc)."""
+def tree_rss_mb(root: int, field: str = "VmRSS:") -> float:
+    """Resident memory of `root` and all its descendants (Linux /proc): all of it
+    (VmRSS, mapped model files included) or the private part (RssAnon)."""
     children: dict[int, list[int]] = {}
     for entry in Path("/proc").iterdir():
         if entry.name.isdigit():
@@ -47,7 +48,7 @@ def tree_rss_mb(root: int) -> float:
         stack += children.get(pid, [])
         try:
             for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-                if line.startswith("VmRSS:"):
+                if line.startswith(field):
                     total += int(line.split()[1]) / 1024
         except OSError:
             continue
@@ -71,6 +72,7 @@ class Sampler:
     def __init__(self, out: Path) -> None:
         self.out, self.stage = out, "start"
         self.peaks: dict[str, tuple[float, int]] = {}
+        self.private: dict[str, float] = {}
         self.started: dict[str, float] = {}
         self._stop = threading.Event()
 
@@ -82,8 +84,10 @@ class Sampler:
     def run(self) -> None:
         while not self._stop.wait(0.5):
             rss, disk = tree_rss_mb(os.getpid()), folder_bytes(self.out)
+            anon = tree_rss_mb(os.getpid(), "RssAnon:")
             old = self.peaks.get(self.stage, (0.0, 0))
             self.peaks[self.stage] = (max(old[0], rss), max(old[1], disk))
+            self.private[self.stage] = max(self.private.get(self.stage, 0.0), anon)
 
     def stop(self) -> None:
         self._stop.set()
@@ -112,10 +116,11 @@ def main() -> int:
     size = result.source["size_bytes"] / 1e9
     print(f"checkpoint: {args.checkpoint.name} ({size:.2f} GB, {result.source['dtype']}); "
           f"quantization {args.quant}; imatrix {result.imatrix}")  # fmt: skip
-    print(f"{'stage':10} {'wall s':>8} {'peak RSS MB':>12} {'peak disk GB':>13}")
+    print(f"{'stage':10} {'wall s':>8} {'peak RSS MB':>12} {'private MB':>11} {'disk GB':>8}")
     for stage, ms in ((k.removesuffix("_ms"), v) for k, v in result.timings.items()):
         rss, disk = sampler.peaks.get(stage, (0.0, 0))
-        print(f"{stage:10} {ms / 1000:8.1f} {rss:12.0f} {disk / 1e9:13.2f}")
+        anon = sampler.private.get(stage, 0.0)
+        print(f"{stage:10} {ms / 1000:8.1f} {rss:12.0f} {anon:11.0f} {disk / 1e9:8.2f}")
     print(f"{'total':10} {total:8.1f}")
     print(json.dumps({"check": result.check, "sizes": {
         "text_model": result.text_model.stat().st_size, "mmproj": result.mmproj.stat().st_size}},
