@@ -18,9 +18,10 @@ against a numpy forward pass written from the Hugging Face definition:
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 
@@ -31,7 +32,8 @@ from ecgviewer.core.modelimport.shards import CheckpointError, TensorRef
 from ecgviewer.core.modelimport.vocab import Vocabulary
 
 Progress = Callable[[int, int], None]  # (bytes done, bytes in all)
-Transform = Callable[[np.ndarray], np.ndarray]
+Transform = Callable[[np.ndarray, int], np.ndarray]  # (rows, index of the first row) -> rows
+CHUNK_ELEMENTS = 16 * 1024 * 1024  # rows are converted in pieces of at most 64 MB of float32
 
 
 @dataclass(frozen=True)
@@ -54,22 +56,15 @@ class Provenance:
     converter: str
 
 
-def _plus_one(data: np.ndarray) -> np.ndarray:
+def _plus_one(data: np.ndarray, _first_row: int) -> np.ndarray:
     return data + 1.0
 
 
 def _merged(adapter: Adapter, name: str) -> Transform:
-    def merge(data: np.ndarray) -> np.ndarray:
-        return adapter.merge(name, data)
+    def merge(data: np.ndarray, first_row: int) -> np.ndarray:
+        return adapter.merge(name, data, first_row)
 
     return merge
-
-
-def _first_rows(rows: int) -> Transform:
-    def cut(data: np.ndarray) -> np.ndarray:
-        return data[:rows]
-
-    return cut
 
 
 def _output_type(shape: tuple[int, ...]) -> type:
@@ -92,10 +87,10 @@ def plan_text(
         target = names.get_name(name, try_suffixes=(".weight", ".bias"))
         if target is None:
             raise CheckpointError(f"The text tensor {name} has no place in a Gemma 3 GGUF.")
-        shape, transform = ref.shape, None
+        shape: tuple[int, ...] = ref.shape
+        transform: Transform | None = None
         if name == "model.embed_tokens.weight" and shape[0] > len(vocab):
             shape = (len(vocab), *shape[1:])  # a padded vocabulary: keep the tokenizer's rows
-            transform = _first_rows(len(vocab))
         elif name.endswith("norm.weight"):
             transform = _plus_one
         elif adapter is not None and name in adapter.pairs:
@@ -141,26 +136,36 @@ def write_gguf(
     writer.write_ti_data_to_file()
     total = sum(item.source.nbytes for item in planned)
     done = 0
-    for item, data in zip(planned, _tensor_data(planned), strict=True):
+    for item in planned:
         if cancelled():
             writer.close()
             raise Cancelled()
-        writer.write_tensor_data(data)
+        writer.write_tensor_data(_Streamed(item))  # type: ignore[arg-type]
         done += item.source.nbytes
         progress(done, total)
     writer.close()
 
 
-def _tensor_data(planned: list[Planned]) -> Iterator[np.ndarray]:
-    for item in planned:
-        data = item.source.load()
-        if item.transform is not None:
-            data = item.transform(data)
-        if tuple(data.shape) != item.shape:
-            raise CheckpointError(f"The tensor {item.name} has an unexpected shape {data.shape}.")
-        if item.source.dtype == "F16" and data.ndim == 2:
-            _check_not_bfloat16(item, data)
-        yield np.ascontiguousarray(data.astype(item.dtype))
+class _Streamed:
+    """What GGUFWriter.write_tensor_data needs of an array (nbytes, tofile), made piece by
+    piece: rows are read, transformed, converted and written a few MB at a time."""
+
+    def __init__(self, item: Planned) -> None:
+        self.item = item
+        self.nbytes = int(np.prod(item.shape, dtype=np.int64)) * np.dtype(item.dtype).itemsize
+
+    def tofile(self, handle: BinaryIO) -> None:
+        item = self.item
+        rows = item.shape[0] if item.shape else 1
+        row_items = max(1, int(np.prod(item.shape[1:], dtype=np.int64)))
+        step = max(1, CHUNK_ELEMENTS // row_items)
+        for start in range(0, rows, step):
+            data = item.source.load(start, min(rows, start + step))
+            if item.transform is not None:
+                data = item.transform(data, start)
+            if item.source.dtype == "F16" and data.ndim == 2 and start == 0:
+                _check_not_bfloat16(item, data)
+            handle.write(np.ascontiguousarray(data, dtype=item.dtype).tobytes())
 
 
 def _check_not_bfloat16(item: Planned, data: np.ndarray) -> None:

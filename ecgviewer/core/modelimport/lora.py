@@ -27,12 +27,14 @@ class Adapter:
     scale: float
     pairs: dict[str, tuple[TensorRef, TensorRef]]  # weight name -> (A [r, in], B [out, r])
 
-    def merge(self, name: str, weight: np.ndarray) -> np.ndarray:
-        """`weight` with this adapter's change added, if it targets `name`."""
+    def merge(self, name: str, weight: np.ndarray, first_row: int = 0) -> np.ndarray:
+        """`weight` (rows from `first_row` on) with this adapter's change added, if it
+        targets `name`."""
         pair = self.pairs.get(name)
         if pair is None:
             return weight
-        down, up = pair[0].load(), pair[1].load()
+        down = pair[0].load()
+        up = pair[1].load(first_row, first_row + weight.shape[0])
         return weight + self.scale * (up @ down)
 
 

@@ -44,20 +44,35 @@ class TensorRef:
     def nbytes(self) -> int:
         return self.end - self.start
 
-    def load(self) -> np.ndarray:
-        """The tensor as float32 (a copy; the memory map is released)."""
+    @property
+    def rows(self) -> int:
+        return self.shape[0] if self.shape else 1
+
+    def load(self, start: int = 0, stop: int | None = None) -> np.ndarray:
+        """Rows [start, stop) of the tensor as float32 (a copy; the memory map is released).
+
+        Read in row ranges, the 262,208 x 2560 embedding never needs 2.7 GB at once.
+        """
         if self.dtype not in _DTYPES:
             raise CheckpointError(f"Tensor type {self.dtype} in {self.file.name} is not supported.")
+        stop = self.rows if stop is None else min(stop, self.rows)
         if self.dtype != "BF16":
             from safetensors import safe_open
 
             with safe_open(str(self.file), framework="numpy") as shard:
-                return np.asarray(shard.get_tensor(self.name), dtype=np.float32)
-        raw = np.memmap(self.file, dtype=np.uint16, mode="r", offset=self.start,
-                        shape=self.shape or (1,))  # fmt: skip
+                part = (
+                    shard.get_slice(self.name)[start:stop]
+                    if self.shape
+                    else shard.get_tensor(self.name)
+                )
+                return np.asarray(part, dtype=np.float32)
+        row_items = int(np.prod(self.shape[1:], dtype=np.int64)) if self.shape else 1
+        shape = (stop - start, *self.shape[1:]) if self.shape else (1,)
+        raw = np.memmap(self.file, dtype=np.uint16, mode="r",
+                        offset=self.start + 2 * start * row_items, shape=shape)  # fmt: skip
         data = (raw.astype(np.uint32) << 16).view(np.float32)
         del raw
-        return data.reshape(self.shape)
+        return data if self.shape else data.reshape(())
 
 
 def read_header(file: Path) -> dict[str, TensorRef]:
