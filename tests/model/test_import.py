@@ -207,14 +207,14 @@ def test_cli_json(tmp_path: Path) -> None:
     assert bad.returncode == 2 and "no config.json" in bad.stderr and "Traceback" not in bad.stderr
 
 
-@pytest.mark.parametrize("stage", ["read", "convert", "quantize"])
+@pytest.mark.parametrize("stage", ["read", "convert", "calibrate", "quantize", "check"])
 def test_cancel_at_any_stage_leaves_the_output_folder_as_it_was(tmp_path: Path, stage: str) -> None:
     folder = write_checkpoint(tmp_path / "tiny-gemma3", layout="old")
     out = tmp_path / "out"
     out.mkdir()
     (out / "other.gguf").write_bytes(b"someone else's file")
     seen: list[str] = []
-    request = ImportRequest(folder, out, "Q8_0", threads=2, check=False)
+    request = ImportRequest(folder, out, "Q4_K_M", threads=2, check=True, calibration_images=1)
     with pytest.raises(Cancelled):
         import_checkpoint(request, lambda s, f: seen.append(s), lambda: stage in seen)
     assert [p.name for p in out.iterdir()] == ["other.gguf"]
@@ -258,3 +258,18 @@ def test_tensors_converted_in_small_pieces_give_the_same_model(
     merged = reference.merged_lora(read_tensors(base), adapter)
     want = reference.text_logits(merged, config, ids)[:, : len(tokenizer_pieces())]
     assert relative_error(llama_logits(result.text_model, ids), want) < 0.01
+
+
+def test_cancel_while_the_conversion_check_is_answering(tmp_path: Path) -> None:
+    folder = write_checkpoint(tmp_path / "tiny-gemma3", layout="old")
+    out = tmp_path / "out"
+    loaded = []
+
+    def progress(stage: str, fraction: float) -> None:
+        if stage == "check" and fraction == 0.3:  # the pair is loaded in the app's worker
+            loaded.append(True)
+
+    request = ImportRequest(folder, out, "Q8_0", threads=2, check=True)
+    with pytest.raises(Cancelled):
+        import_checkpoint(request, progress, lambda: bool(loaded))
+    assert list(out.iterdir()) == []

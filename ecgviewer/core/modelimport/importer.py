@@ -235,7 +235,9 @@ class _Import:
     def _check(self, text: Path) -> dict[str, Any]:
         from ecgviewer.core.modelimport.verify import conversion_check, perplexities
 
-        result = conversion_check(text, self.mmproj, self.progress)
+        if self.cancelled():
+            raise Cancelled()
+        result = conversion_check(text, self.mmproj, self.progress, self.cancelled)
         reference = self.f16 if self.f16.exists() else None
         result["perplexity"] = perplexities(reference, text, self.work, self.request.threads,
                                             self.cancelled)  # fmt: skip

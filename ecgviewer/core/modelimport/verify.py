@@ -16,10 +16,12 @@ to warn, and a real model that warns should be looked at before use.
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from ecgviewer.core.errors import Cancelled
 from ecgviewer.core.inference.preflight import check_pair
 
 CHECK_QUESTION = "What is the heart rate?"
@@ -42,9 +44,14 @@ def outcome(text: str, tokens: int) -> str:
 
 
 def conversion_check(
-    text: Path, mmproj: Path, progress: Callable[[str, float], None]
-) -> dict[str, Any]:
-    """Preflight the pair (raises ModelError on a problem), then answer one question."""
+    text: Path, mmproj: Path, progress: Callable[[str, float], None],
+    cancelled: Callable[[], bool] = lambda: False,
+) -> dict[str, Any]:  # fmt: skip
+    """Preflight the pair (raises ModelError on a problem), then answer one question.
+
+    Cancel is passed on to the runtime: the answer stops at its next token (an
+    image read already under way finishes first).
+    """
     from ecgviewer.core.inference.runtime import ModelRuntime, answer_with_one_retry
     from ecgviewer.core.paths import app_paths, resources_dir
     from ecgviewer.core.settings import ModelSettings
@@ -53,13 +60,25 @@ def conversion_check(
     progress("check", 0.0)
     check_pair(text, mmproj)
     runtime = ModelRuntime(app_paths().ensure())
+    done = threading.Event()
+
+    def watch() -> None:
+        while not done.wait(0.1):
+            if cancelled():
+                runtime.cancel()
+                return
+
+    threading.Thread(target=watch, name="import-check-cancel", daemon=True).start()
     try:
         runtime.load(text, mmproj, ModelSettings(n_ctx=2048, max_tokens=CHECK_TOKENS))
         progress("check", 0.3)
         sample = open_case(resources_dir() / "samples" / "sample-ecg.png")
         answer, finished = answer_with_one_retry(runtime, sample.model_png(), CHECK_QUESTION)
     finally:
+        done.set()
         runtime.close()
+    if cancelled() or finished.stop_reason == "cancelled":
+        raise Cancelled()
     progress("check", 1.0)
     tokens = int(finished.times.get("decode_tokens", 0))
     result = outcome(answer, tokens)
