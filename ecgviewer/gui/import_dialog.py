@@ -189,7 +189,6 @@ class ImportDialog(QDialog):
         self._form.setRowVisible(self._imatrix_row, file_row)
         if self._survey is not None:
             self.facts_label.setText(self._facts_html(quant, uses, calibrating))
-            self.import_button.setEnabled(self._job is None)
 
     def _facts_html(self, quant: str, uses: bool, calibrating: bool) -> str:
         found = self._survey
@@ -228,7 +227,7 @@ class ImportDialog(QDialog):
             f"<span style='color:{GREEN}'>This checkpoint can be imported.</span>" if disk_ok
             else f"<span style='color:{RED}'>Not enough free disk space.</span>"
         )  # fmt: skip
-        self.import_button.setEnabled(disk_ok)
+        self.import_button.setEnabled(disk_ok and self._job is None)
         return f"{verdict}<table>{table}</table>"
 
     # -- importing --------------------------------------------------------------------
@@ -260,6 +259,7 @@ class ImportDialog(QDialog):
         self.progress.setValue(round(1000 * (number - 1 + fraction) / len(STAGES)))
 
     def _on_job_finished(self, result: ImportResult) -> None:
+        cancelled = self._job is not None and self._job.cancelled
         self._job = None
         self._show_running(False)
         self.stage_label.setText(f"<span style='color:{GREEN}'>Imported. The new pair is "
@@ -267,6 +267,9 @@ class ImportDialog(QDialog):
         self.progress.setValue(1000)
         self.report_label.setText(report_html(result))
         self.import_button.setVisible(False)  # done: importing again would meet its own files
+        if cancelled:  # Cancel came after the files were in place: keep them, do not load
+            self.stage_label.setText("Imported (Cancel came too late to stop it); not loaded.")
+            return
         self.imported.emit(result)
 
     def _on_job_failed(self, error: BaseException) -> None:
@@ -291,6 +294,10 @@ class ImportDialog(QDialog):
     def closeEvent(self, event: QCloseEvent) -> None:
         self.cancel()  # closing the dialog stops the import: nothing is left half-written
         super().closeEvent(event)
+
+    @property
+    def running(self) -> bool:
+        return self._job is not None
 
 
 def report_html(result: ImportResult) -> str:

@@ -376,6 +376,7 @@ class MainWindow(QMainWindow):
         self.reading.stop()
         if self._evaluate_dialog is not None:  # stops a run and closes its model worker
             self._evaluate_dialog.shutdown()
+        self.model_control.shutdown()  # an import in progress stops and removes its files
         self.model.stop()
         self.history.close()  # writes what is pending; a streaming answer reads "interrupted"
         event.accept()

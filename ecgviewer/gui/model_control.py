@@ -17,7 +17,9 @@ from ecgviewer.gui.errors import present_error
 from ecgviewer.gui.model_dialog import ModelDialog
 
 if TYPE_CHECKING:
+    from ecgviewer.gui.import_dialog import ImportDialog
     from ecgviewer.gui.main_window import MainWindow
+
 
 STAGE_LABELS = {"hashing": "Checking model files", "loading": "Loading model"}
 
@@ -30,6 +32,7 @@ class ModelControl(QObject):
         self._window = window
         self._dialog: ModelDialog | None = None
         self._pending: ModelSettings | None = None
+        self._imports: list[ImportDialog] = []
         owner = window.model.owner
         owner.load_progress.connect(self._on_owner_load_progress)
         owner.loaded.connect(self._on_owner_loaded)
@@ -68,7 +71,18 @@ class ModelControl(QObject):
         window = self._window
         dialog = ImportDialog(window.paths, str(folder or ""), window)
         dialog.imported.connect(self._on_import_dialog_imported)
+        self._imports.append(dialog)
         dialog.open()
+
+    def shutdown(self) -> None:
+        """GUI thread, at exit: stop imports in progress and wait until they have cleaned up."""
+        from ecgviewer.gui.tasks import wait_for_tasks
+
+        running = [dialog for dialog in self._imports if dialog.running]
+        for dialog in running:
+            dialog.cancel()
+        if running:
+            wait_for_tasks(60_000)
 
     def _on_import_dialog_imported(self, result: ImportResult) -> None:
         settings = self._window.settings.model

@@ -273,3 +273,15 @@ def test_cancel_while_the_conversion_check_is_answering(tmp_path: Path) -> None:
     with pytest.raises(Cancelled):
         import_checkpoint(request, progress, lambda: bool(loaded))
     assert list(out.iterdir()) == []
+
+
+def test_a_second_quantization_reuses_the_identical_projector(tmp_path: Path) -> None:
+    folder = write_checkpoint(tmp_path / "tiny-gemma3", layout="old")
+    first = run_import(folder, tmp_path / "out", "F16")
+    second = run_import(folder, tmp_path / "out", "Q8_0")
+    assert first.mmproj == second.mmproj and second.sha256["mmproj"] == first.sha256["mmproj"]
+    names = sorted(p.name for p in (tmp_path / "out").iterdir())
+    assert names == sorted([
+        "mmproj-tiny-gemma3-F16.gguf", "tiny-gemma3-F16.gguf", "tiny-gemma3-F16-import.json",
+        "tiny-gemma3-Q8_0.gguf", "tiny-gemma3-Q8_0-import.json",
+    ])  # fmt: skip

@@ -127,8 +127,14 @@ def open_checkpoint(folder: Path) -> Checkpoint:
     raw = index_tensors(folder)
     tensors, layout = _normalise(raw)
     _check_tensors(tensors)
-    text = _text_params(config["text_config"], tensors)
-    vision = _vision_params(config, folder)
+    try:
+        text = _text_params(config["text_config"], tensors)
+        vision = _vision_params(config, folder)
+    except (KeyError, TypeError, ValueError) as exc:
+        raise CheckpointError(
+            f"config.json lacks a setting the model needs or has a wrong value ({exc}).",
+            hint="Use the config.json that was published with the checkpoint.",
+        ) from exc
     dtypes = [ref.dtype for ref in tensors.values()]
     dtype = max(set(dtypes), key=dtypes.count)
     v5 = "rope_parameters" in config["text_config"] or "layer_types" in config["text_config"]

@@ -89,7 +89,12 @@ def plan_text(
             raise CheckpointError(f"The text tensor {name} has no place in a Gemma 3 GGUF.")
         shape: tuple[int, ...] = ref.shape
         transform: Transform | None = None
-        if name == "model.embed_tokens.weight" and shape[0] > len(vocab):
+        if name in ("model.embed_tokens.weight", "lm_head.weight"):
+            if shape[0] < len(vocab):
+                raise CheckpointError(
+                    f"{name} has {shape[0]} rows but the tokenizer has {len(vocab)} tokens: "
+                    "the tokenizer does not belong to this checkpoint."
+                )
             shape = (len(vocab), *shape[1:])  # a padded vocabulary: keep the tokenizer's rows
         elif name.endswith("norm.weight"):
             transform = _plus_one
@@ -99,8 +104,9 @@ def plan_text(
     return planned
 
 
-def plan_mmproj(checkpoint: Checkpoint) -> list[Planned]:
-    """The projector GGUF's tensors: SigLIP tower and the Gemma 3 projector."""
+def plan_mmproj(checkpoint: Checkpoint, adapter: Adapter | None = None) -> list[Planned]:
+    """The projector GGUF's tensors: SigLIP tower and the Gemma 3 projector (an adapter's
+    changes to the tower merged, as a PEFT "all-linear" adapter trains those too)."""
     import gguf
 
     names = gguf.get_tensor_name_map(gguf.MODEL_ARCH.MMPROJ, checkpoint.vision.layers)
@@ -114,7 +120,9 @@ def plan_mmproj(checkpoint: Checkpoint) -> list[Planned]:
         target = names.get_name(source_name, try_suffixes=(".weight", ".bias"))
         if target is None:
             raise CheckpointError(f"The vision tensor {name} has no place in a Gemma 3 mmproj.")
-        transform = _plus_one if "soft_emb_norm" in name else None
+        transform: Transform | None = _plus_one if "soft_emb_norm" in name else None
+        if adapter is not None and name in adapter.pairs:
+            transform = _merged(adapter, name)
         dtype = np.float32 if ".embeddings." in name or len(ref.shape) < 2 else np.float16
         planned.append(Planned(target, ref, ref.shape, dtype, transform))
     return planned
@@ -131,27 +139,27 @@ def write_gguf(
     for item in planned:
         nbytes = int(np.prod(item.shape, dtype=np.int64)) * np.dtype(item.dtype).itemsize
         writer.add_tensor_info(item.name, item.shape, np.dtype(item.dtype), nbytes)
-    writer.write_header_to_file(path)
-    writer.write_kv_data_to_file()
-    writer.write_ti_data_to_file()
-    total = sum(item.source.nbytes for item in planned)
-    done = 0
-    for item in planned:
-        if cancelled():
-            writer.close()
-            raise Cancelled()
-        writer.write_tensor_data(_Streamed(item))  # type: ignore[arg-type]
-        done += item.source.nbytes
-        progress(done, total)
-    writer.close()
+    try:
+        writer.write_header_to_file(path)
+        writer.write_kv_data_to_file()
+        writer.write_ti_data_to_file()
+        total = sum(item.source.nbytes for item in planned)
+        done = 0
+        for item in planned:
+            writer.write_tensor_data(_Streamed(item, cancelled))  # type: ignore[arg-type]
+            done += item.source.nbytes
+            progress(done, total)
+    finally:
+        writer.close()  # also on Cancel or an error: the caller removes the partial file
 
 
 class _Streamed:
     """What GGUFWriter.write_tensor_data needs of an array (nbytes, tofile), made piece by
     piece: rows are read, transformed, converted and written a few MB at a time."""
 
-    def __init__(self, item: Planned) -> None:
+    def __init__(self, item: Planned, cancelled: Callable[[], bool]) -> None:
         self.item = item
+        self.cancelled = cancelled
         self.nbytes = int(np.prod(item.shape, dtype=np.int64)) * np.dtype(item.dtype).itemsize
 
     def tofile(self, handle: BinaryIO) -> None:
@@ -160,6 +168,8 @@ class _Streamed:
         row_items = max(1, int(np.prod(item.shape[1:], dtype=np.int64)))
         step = max(1, CHUNK_ELEMENTS // row_items)
         for start in range(0, rows, step):
+            if self.cancelled():  # per piece: the 1.3 GB embedding is many pieces
+                raise Cancelled()
             data = item.source.load(start, min(rows, start + step))
             if item.transform is not None:
                 data = item.transform(data, start)

@@ -71,7 +71,12 @@ def read_imatrix(path: Path) -> Imatrix:
             magic = handle.read(4)
     except OSError as exc:
         raise CheckpointError(f"The importance matrix {path.name} cannot be read.") from exc
-    return _read_gguf(path) if magic == b"GGUF" else _read_legacy(path)
+    if magic != b"GGUF":
+        return _read_legacy(path)
+    try:
+        return _read_gguf(path)
+    except (ValueError, KeyError, IndexError, OSError) as exc:
+        raise CheckpointError(f"The importance matrix {path.name} is damaged.") from exc
 
 
 def _read_gguf(path: Path) -> Imatrix:

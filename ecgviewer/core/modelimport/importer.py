@@ -121,7 +121,9 @@ def import_checkpoint(
         check_fits(adapter, checkpoint.tensors)
     bring_your_own = _own_imatrix(request)
     _check_output_folder(request.out, disk_needed(checkpoint, request.quant))
-    _check_not_there(request.out, output_names(checkpoint, request.quant))
+    text_name = output_names(checkpoint, request.quant)[0]
+    _check_not_there(request.out, (text_name, report_name(text_name)))
+    remove_abandoned(request.out)
     origin = gguf_out.Provenance(
         checkpoint.folder.name, _hash_shards(checkpoint, progress, cancelled),
         f"ECG Viewer {__version__} importer",
@@ -131,7 +133,7 @@ def import_checkpoint(
                   progress=progress, cancelled=cancelled)  # fmt: skip
     job.timings["read_ms"] = _ms(start)
     try:
-        result = _publish(job.run(bring_your_own), request.out, checkpoint)
+        result = _publish(job.run(bring_your_own), request.out, cancelled)
         if request.manifest is not None:
             record_in_manifest(request.manifest, result, checkpoint)
         return result
@@ -173,7 +175,8 @@ class _Import:
         self._timed("convert", self._convert)
         imatrix, source = own_imatrix, str(own_imatrix.name) if own_imatrix else "none"
         if own_imatrix is None and self.request.imatrix == "auto" and self._uses_imatrix:
-            imatrix = self.work / f"{self.checkpoint.folder.name}-imatrix.gguf"
+            stem = output_names(self.checkpoint, self.request.quant)[0].removesuffix(".gguf")
+            imatrix = self.work / f"{stem}-imatrix.gguf"
             self._timed("calibrate", lambda: self._calibrate(imatrix))
             source = f"auto: {self.request.calibration_images} ECG images and cardiology text"
         text = self._timed("quantize", lambda: self._quantize(imatrix, source))
@@ -200,7 +203,7 @@ class _Import:
 
     def _convert(self) -> None:
         text_plan = gguf_out.plan_text(self.checkpoint, self.vocab, self.adapter)
-        vision_plan = gguf_out.plan_mmproj(self.checkpoint)
+        vision_plan = gguf_out.plan_mmproj(self.checkpoint, self.adapter)
         total = sum(p.source.nbytes for p in text_plan + vision_plan) or 1
         text_bytes = sum(p.source.nbytes for p in text_plan)
 
@@ -250,8 +253,11 @@ class _Import:
         return source
 
 
-def _publish(result: ImportResult, out: Path, checkpoint: Checkpoint) -> ImportResult:
-    """Hash, write the report, then rename the files into `out` (the last step)."""
+def _publish(result: ImportResult, out: Path, cancelled: Callable[[], bool]) -> ImportResult:
+    """Hash, write the report, then move the files into `out`: never over an existing file
+    (an identical projector from an earlier import is reused), all or nothing."""
+    if cancelled():
+        raise Cancelled()
     result.sha256 = {"text_model": sha256_file(result.text_model),
                      "mmproj": sha256_file(result.mmproj)}  # fmt: skip
     known = find_known_pair(result.sha256["text_model"], result.sha256["mmproj"], load_manifest())
@@ -262,12 +268,64 @@ def _publish(result: ImportResult, out: Path, checkpoint: Checkpoint) -> ImportR
         result.imatrix, result.timings, result.check, result.source,
         out / imatrix.name if imatrix else None,
     )  # fmt: skip
-    report = result.text_model.with_name(result.text_model.stem + "-import.json")
+    report = result.text_model.with_name(report_name(result.text_model.name))
     report.write_text(json.dumps(published.to_json(), indent=2), encoding="utf-8")
-    for source in (imatrix, result.mmproj, report, result.text_model):  # the model file last
-        if source is not None:
-            os.replace(source, out / source.name)
+    moves = [p for p in (imatrix, result.mmproj, report, result.text_model) if p is not None]
+    if _same_file_there(result.mmproj, out, result.sha256["mmproj"]):
+        moves.remove(result.mmproj)
+    _check_not_there(out, tuple(p.name for p in moves))  # again: something may have appeared
+    moved: list[Path] = []
+    try:
+        for source in moves:  # the model file last: a folder never holds it without the rest
+            target = out / source.name
+            _move_new(source, target)
+            moved.append(target)
+    except OSError:
+        for target in moved:
+            target.unlink(missing_ok=True)
+        raise
     return published
+
+
+def report_name(text_model: str) -> str:
+    return text_model.removesuffix(".gguf") + "-import.json"
+
+
+def _same_file_there(source: Path, out: Path, digest: str) -> bool:
+    """Whether `out` already holds exactly this file (the projector of an earlier import)."""
+    existing = out / source.name
+    if not existing.exists():
+        return False
+    if sha256_file(existing) == digest:
+        return True
+    raise OutputFolderError(
+        f"{out} already holds a different {source.name}; the import never overwrites files.",
+        hint="Remove or rename it, or choose another output folder.",
+    )
+
+
+def _move_new(source: Path, target: Path) -> None:
+    """Move without ever replacing: a hard link fails if the target exists."""
+    try:
+        os.link(source, target)
+    except FileExistsError:
+        raise
+    except OSError:  # no hard links on this drive (FAT, some network shares)
+        if target.exists():
+            raise FileExistsError(target) from None
+        os.replace(source, target)
+        return
+    source.unlink()
+
+
+def remove_abandoned(out: Path) -> None:
+    """Temporary folders of imports that died (a crash, a power cut) more than 12 h ago."""
+    for folder in out.glob(".import-*"):
+        try:
+            if time.time() - folder.stat().st_mtime > 12 * 3600:
+                shutil.rmtree(folder, ignore_errors=True)
+        except OSError:
+            continue
 
 
 def record_in_manifest(manifest: Path, result: ImportResult, checkpoint: Checkpoint) -> None:
@@ -290,7 +348,7 @@ def record_in_manifest(manifest: Path, result: ImportResult, checkpoint: Checkpo
     write_json_quietly(manifest, data, what="model manifest")
 
 
-def _check_not_there(out: Path, names: tuple[str, str]) -> None:
+def _check_not_there(out: Path, names: tuple[str, ...]) -> None:
     existing = [name for name in names if (out / name).exists()]
     if existing:
         raise OutputFolderError(

@@ -47,13 +47,23 @@ def read_adapter(folder: Path) -> Adapter:
     config = read_json(folder / "adapter_config.json")
     if config.get("peft_type", "LORA") != "LORA":
         raise CheckpointError(f"The adapter is {config.get('peft_type')}, not LoRA.")
+    unsupported = [key for key in ("use_dora", "rank_pattern", "alpha_pattern",
+                                   "modules_to_save") if config.get(key)]  # fmt: skip
+    if unsupported:
+        raise CheckpointError(
+            f"The adapter uses {', '.join(unsupported)}, which the importer does not apply.",
+            hint="Merge it with PEFT (merge_and_unload) and import the merged checkpoint.",
+        )
     rank, alpha = int(config.get("r", 8)), float(config.get("lora_alpha", 8))
     scale = alpha / (math.sqrt(rank) if config.get("use_rslora") else rank)
     pairs: dict[str, dict[str, TensorRef]] = {}
     for key, ref in index_tensors(folder).items():
         stem, _, part = key.removeprefix(_PEFT_PREFIX).rpartition(".lora_")
         if not stem or part not in ("A.weight", "B.weight"):
-            continue
+            raise CheckpointError(  # lora_embedding_A/B, modules_to_save copies...
+                f"The adapter holds {key}, which the importer does not know how to merge.",
+                hint="Merge it with PEFT (merge_and_unload) and import the merged checkpoint.",
+            )
         pairs.setdefault(normal_name(stem + ".weight"), {})[part[0]] = ref
     if not pairs:
         raise CheckpointError("The adapter holds no LoRA weights (lora_A / lora_B).")

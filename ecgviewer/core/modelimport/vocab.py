@@ -54,8 +54,9 @@ def read_vocabulary(folder: Path) -> Vocabulary:
             hint="Copy tokenizer.model from the published model into the folder.",
         )
     tokens, scores, types, space_prefix = _sentencepiece(folder / "tokenizer.model")
-    special = _declared_special(folder) | GEMMA_CONTROL
-    types = [CONTROL if tokens[i] in special and t != BYTE else t for i, t in enumerate(types)]
+    special, added = _declared_special(folder)
+    special |= GEMMA_CONTROL
+    types = [_token_type(tokens[i], t, special, added) for i, t in enumerate(types)]
     config = _optional_json(folder / "tokenizer_config.json")
     index = {piece: number for number, piece in enumerate(tokens)}
 
@@ -103,22 +104,33 @@ def _piece_type(processor: Any, number: int) -> int:
     return NORMAL
 
 
-def _declared_special(folder: Path) -> set[str]:
-    """Token texts any of the tokenizer files marks as special."""
+def _token_type(piece: str, kind: int, special: set[str], added: set[str]) -> int:
+    """As llama.cpp's converter: declared special -> CONTROL, other added -> USER_DEFINED."""
+    if kind == BYTE:
+        return kind
+    if piece in special:
+        return CONTROL
+    if piece in added:
+        return USER_DEFINED
+    return kind
+
+
+def _declared_special(folder: Path) -> tuple[set[str], set[str]]:
+    """(token texts the tokenizer files mark as special, other added token texts)."""
     found: set[str] = set()
+    added: set[str] = set()
     config = _optional_json(folder / "tokenizer_config.json")
-    for entry in (config.get("added_tokens_decoder") or {}).values():
-        if isinstance(entry, dict) and entry.get("special"):
-            found.add(str(entry.get("content")))
-    for entry in _optional_json(folder / "tokenizer.json").get("added_tokens") or []:
-        if isinstance(entry, dict) and entry.get("special"):
-            found.add(str(entry.get("content")))
+    entries = list((config.get("added_tokens_decoder") or {}).values())
+    entries += _optional_json(folder / "tokenizer.json").get("added_tokens") or []
+    for entry in entries:
+        if isinstance(entry, dict):
+            (found if entry.get("special") else added).add(str(entry.get("content")))
     for value in _optional_json(folder / "special_tokens_map.json").values():
         for item in value if isinstance(value, list) else [value]:
             text = item.get("content") if isinstance(item, dict) else item
             if isinstance(text, str):
                 found.add(text)
-    return found
+    return found, added - found
 
 
 def _chat_template(folder: Path, config: dict[str, Any]) -> str:

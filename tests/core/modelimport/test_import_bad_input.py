@@ -101,6 +101,7 @@ def test_existing_files_are_never_overwritten(checkpoint: Path, tmp_path: Path) 
     with pytest.raises(InputError, match="never overwrites"):
         attempt(checkpoint, out)
     assert (out / "mmproj-tiny-gemma3-F16.gguf").read_bytes() == b"keep me"
+    assert [p.name for p in out.iterdir()] == ["mmproj-tiny-gemma3-F16.gguf"]
 
 
 def test_a_full_disk_while_writing_leaves_the_folder_as_it_was(
@@ -150,3 +151,16 @@ def test_the_conversion_check_names_what_it_saw() -> None:
     assert outcome("jjjjjjjjjjjj", 24) == "repeated"
     assert outcome("\ufffd indippeppe\ufffdm p pu$ s]]?DD", 24) == "garbled"
     assert outcome("12 34 56 78 ## %% ^^ ** 90", 24) == "garbled"
+
+
+def test_an_adapter_the_importer_cannot_apply_is_refused(checkpoint: Path, tmp_path: Path) -> None:
+    from tests.support.hf_checkpoint import write_lora
+
+    adapter = write_lora(tmp_path / "adapter", checkpoint)
+    config = json.loads((adapter / "adapter_config.json").read_text())
+    config["use_dora"] = True
+    (adapter / "adapter_config.json").write_text(json.dumps(config))
+    request = ImportRequest(checkpoint, tmp_path / "out", "F16", threads=1, check=False,
+                            lora=adapter)  # fmt: skip
+    with pytest.raises(InputError, match="use_dora, which the importer does not apply"):
+        import_checkpoint(request, lambda stage, fraction: None, lambda: False)
