@@ -29,6 +29,7 @@ from ecgviewer.core.modelimport.imatrix_file import Imatrix, write_imatrix
 
 SECONDS_PER_IMAGE_4B = 60  # two cores, MedGemma-4B shapes (docs/performance.md)
 DEFAULT_IMAGES = 8
+WORDS_PER_IMAGE = 200
 
 
 @dataclass(frozen=True)
@@ -57,12 +58,19 @@ def corpus_paragraphs(name: str = "cardiology.txt") -> list[str]:
 
 def build_material(folder: Path, images: int) -> Material:
     """`images` ECGs (the bundled sample, then synthetic ones at other rates) written to
-    `folder`, paired with model-card questions and corpus paragraphs; and the corpus."""
+    `folder`, paired with model-card questions and corpus paragraphs; and corpus text,
+    about WORDS_PER_IMAGE words per image (the one setting: "calibration images")."""
     from ecgviewer.core.imaging.synthetic import render
     from ecgviewer.core.inference.prompts import PRESETS
     from ecgviewer.core.workspace import open_case
 
     paragraphs = corpus_paragraphs()
+    texts, words = [], 0
+    for paragraph in paragraphs:  # the amount of text grows with the amount of images
+        if words >= WORDS_PER_IMAGE * images:
+            break
+        texts.append(paragraph)
+        words += len(paragraph.split())
     pairs = []
     for index in range(images):
         path = folder / f"calibration-{index}.png"
@@ -78,7 +86,7 @@ def build_material(folder: Path, images: int) -> Material:
         path.write_bytes(png)
         question = PRESETS[index % len(PRESETS)].text
         pairs.append((str(path), question, paragraphs[index % len(paragraphs)]))
-    return Material(paragraphs, pairs)
+    return Material(texts, pairs)
 
 
 def calibration_seconds(images: int, text_hidden: int) -> float:
