@@ -27,7 +27,10 @@ import numpy as np
 from ecgviewer.core.inference.engine import Engine
 from ecgviewer.core.modelimport.imatrix_file import Imatrix, write_imatrix
 
-SECONDS_PER_IMAGE_4B = 60  # two cores, MedGemma-4B shapes (docs/performance.md)
+# Measured with benchmarks/bench_import.py, two cores, MedGemma-4B shapes (performance.md):
+# 8 images + 1,600 words took 684 s and 8 images + 6,085 words 1,191 s.
+SECONDS_PER_IMAGE_4B = 63.0  # the image read, its question and answer text
+SECONDS_PER_WORD_4B = 0.113  # corpus text, every token with an output as llama-imatrix does
 DEFAULT_IMAGES = 8
 WORDS_PER_IMAGE = 200
 
@@ -89,9 +92,11 @@ def build_material(folder: Path, images: int) -> Material:
     return Material(texts, pairs)
 
 
-def calibration_seconds(images: int, text_hidden: int) -> float:
-    """A rough duration for the dialog, scaled from MedGemma-4B's measured image read."""
-    return images * SECONDS_PER_IMAGE_4B * (text_hidden / 2560) ** 2 + 30
+def calibration_seconds(images: int, text_hidden: int, text_layers: int = 34) -> float:
+    """A duration for the dialog: MedGemma-4B's measured costs, scaled by the model's size."""
+    scale = (text_hidden / 2560) ** 2 * (text_layers / 34)
+    per_image = SECONDS_PER_IMAGE_4B + WORDS_PER_IMAGE * SECONDS_PER_WORD_4B
+    return images * per_image * scale + 30
 
 
 # -- in the child ---------------------------------------------------------------

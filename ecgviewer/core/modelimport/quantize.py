@@ -20,7 +20,8 @@ from ecgviewer.core.modelimport.imatrix_file import read_imatrix
 FTYPES = {"F16": 1, "Q8_0": 7, "Q4_K_M": 15, "Q5_K_M": 17}
 # bits per weight, for the size shown before importing (llama.cpp's own figures)
 BITS_PER_WEIGHT = {"F16": 16.0, "Q8_0": 8.5, "Q5_K_M": 5.7, "Q4_K_M": 4.9}
-USES_IMATRIX = {"Q4_K_M", "Q5_K_M"}  # llama.cpp ignores an imatrix for Q8_0 and F16
+USES_IMATRIX = {"Q4_K_M", "Q5_K_M"}
+MAX_BUFFER_BYTES = 256 * 1024 * 1024  # llama.cpp ignores an imatrix for Q8_0 and F16
 
 
 def _imatrix_array(path: str) -> tuple[Any, list[Any]]:
@@ -66,6 +67,9 @@ def _quantize_in_child(job: dict[str, Any], fraction: Any) -> None:
     params = llama_cpp.llama_model_quantize_default_params()
     params.ftype = job["ftype"]
     params.nthread = job["threads"]
+    # rows are converted in slabs of this size: llama.cpp's default (8 GiB) let the 4B
+    # embedding's float32 copy take 3.3 GB; 256 MB keeps quantizing under 1 GB
+    params.max_buf_size = MAX_BUFFER_BYTES
     keep: list[Any] = []
     if job["imatrix"]:
         entries, keep = _imatrix_array(job["imatrix"])

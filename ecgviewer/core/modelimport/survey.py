@@ -54,7 +54,8 @@ class Survey:
         return memory.estimate(self._pair_facts(quant), settings or ModelSettings()).total
 
     def calibration_seconds(self, images: int) -> float:
-        return calibration_seconds(images, self.checkpoint.text.hidden)
+        text = self.checkpoint.text
+        return calibration_seconds(images, text.hidden, text.layers)
 
     def _text_parameters(self) -> int:
         text = [r for n, r in self.checkpoint.tensors.items() if n.startswith("model.")]
