@@ -9,8 +9,8 @@ from typing import TYPE_CHECKING
 from PySide6.QtCore import QObject
 
 from ecgviewer.core.errors import EcgViewerError
+from ecgviewer.core.inference.loaded import LoadedModel
 from ecgviewer.core.inference.machine import MachineFacts
-from ecgviewer.core.inference.runtime import LoadedModel
 from ecgviewer.core.modelimport.importer import ImportResult
 from ecgviewer.core.settings import ModelSettings
 from ecgviewer.gui.errors import present_error

@@ -22,8 +22,9 @@ from PySide6.QtCore import QObject, QThread, Signal, Slot
 from ecgviewer.core.errors import EcgViewerError, ModelError
 from ecgviewer.core.inference.client import Failed, Finished, Prepared, Started, TextDelta
 from ecgviewer.core.inference.crash import CrashReport
+from ecgviewer.core.inference.loaded import LoadedModel, Restarted
 from ecgviewer.core.inference.machine import MachineFacts, cpu_name
-from ecgviewer.core.inference.runtime import LoadedModel, ModelRuntime, Restarted
+from ecgviewer.core.inference.runtime import ModelRuntime
 from ecgviewer.core.paths import AppPaths
 from ecgviewer.core.settings import ModelSettings
 

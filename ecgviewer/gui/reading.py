@@ -18,7 +18,7 @@ from ecgviewer.core.errors import EcgViewerError, EngineCrashError
 from ecgviewer.core.inference.client import Finished
 from ecgviewer.core.inference.crash import CrashReport
 from ecgviewer.core.inference.encode_times import read_time_ms
-from ecgviewer.core.inference.runtime import LoadedModel
+from ecgviewer.core.inference.loaded import LoadedModel
 from ecgviewer.core.workspace import OpenCase
 from ecgviewer.gui.errors import present_error
 from ecgviewer.gui.interpretation_panel import InterpretationPanel

@@ -92,7 +92,8 @@ def test_a_crash_while_writing_keeps_the_partial_answer_marked_incomplete(
         timeout=1000,
     )
     turn = case.case.thread[-1]
-    assert turn.stop_reason == "failed" and turn.answer  # kept, marked incomplete
+    qtbot.waitUntil(lambda: turn.stop_reason == "failed", timeout=10_000)  # the owner's news
+    assert turn.answer  # kept, marked incomplete
     qtbot.waitUntil(lambda: "Failed - incomplete" in window.panel.thread_view.toPlainText())
     assert window.findChild(QMessageBox, "errorDialog") is None  # no modal dialog per crash
     qtbot.waitUntil(window.panel.interpret_button.isEnabled, timeout=60_000)

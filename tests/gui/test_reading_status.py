@@ -12,8 +12,8 @@ from PySide6.QtCore import QObject, Signal
 from pytestqt.qtbot import QtBot
 
 from ecgviewer.core.case import DecodingSettings, ModelIdentity, Provenance
+from ecgviewer.core.inference.loaded import LoadedModel
 from ecgviewer.core.inference.memory import MemoryEstimate
-from ecgviewer.core.inference.runtime import LoadedModel
 from ecgviewer.core.workspace import open_case
 from ecgviewer.gui.interpretation_panel import InterpretationPanel
 from ecgviewer.gui.reading import ReadingController

@@ -19,7 +19,8 @@ import pytest
 from ecgviewer.core.errors import EngineCrashError
 from ecgviewer.core.inference.client import Failed, Finished, Prepared, Started, TextDelta
 from ecgviewer.core.inference.crash import CrashReport, Phase
-from ecgviewer.core.inference.runtime import ModelRuntime, Restarted, RuntimeEvent
+from ecgviewer.core.inference.loaded import Restarted, RuntimeEvent
+from ecgviewer.core.inference.runtime import ModelRuntime
 from ecgviewer.core.paths import app_paths
 from tests.model.conftest import small_settings
 from tests.support import worker_hooks

@@ -18,7 +18,8 @@ import pytest
 from ecgviewer.core.errors import EngineCrashError, ModelError
 from ecgviewer.core.inference import memory
 from ecgviewer.core.inference.client import Event, Failed, Finished, Prepared, Started, TextDelta
-from ecgviewer.core.inference.runtime import LoadedModel, ModelRuntime, Restarted
+from ecgviewer.core.inference.loaded import LoadedModel, Restarted
+from ecgviewer.core.inference.runtime import ModelRuntime
 from ecgviewer.core.paths import app_paths
 from tests.model.conftest import small_settings
 from tests.model.test_crash_recovery import crash_while_writing
@@ -165,7 +166,7 @@ def test_worker_exits_when_the_viewer_process_is_killed(tmp_path: Path) -> None:
     script = tmp_path / "viewer.py"
     script.write_text(
         "import sys, time\n"
-        "from ecgviewer.core.inference.runtime import LoadedModel, ModelRuntime, Restarted\n"
+        "from ecgviewer.core.inference.runtime import ModelRuntime\n"
         "from ecgviewer.core.paths import app_paths\n"
         "from ecgviewer.core.settings import ModelSettings\n"
         "from tests.support import models\n"

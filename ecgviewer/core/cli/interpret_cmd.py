@@ -16,9 +16,10 @@ from typing import Any
 from ecgviewer import DISCLAIMER
 from ecgviewer.core.case import Turn
 from ecgviewer.core.errors import InputError, ModelError
+from ecgviewer.core.inference.answering import answer_with_one_retry
 from ecgviewer.core.inference.discovery import configured_or_found
 from ecgviewer.core.inference.prompts import DEFAULT_PRESET, PRESETS, preset
-from ecgviewer.core.inference.runtime import ModelRuntime, answer_with_one_retry
+from ecgviewer.core.inference.runtime import ModelRuntime
 from ecgviewer.core.paths import app_paths
 from ecgviewer.core.settings import ModelSettings, load_settings
 from ecgviewer.core.workspace import OpenCase, open_case

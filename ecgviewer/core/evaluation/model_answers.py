@@ -21,8 +21,9 @@ from typing import Any
 from ecgviewer.core.errors import Cancelled, InputError
 from ecgviewer.core.evaluation.datasets import EvalItem
 from ecgviewer.core.evaluation.runner import AnswerFn
+from ecgviewer.core.inference.answering import answer_with_one_retry
 from ecgviewer.core.inference.integrity import HashCache
-from ecgviewer.core.inference.runtime import ModelRuntime, answer_with_one_retry
+from ecgviewer.core.inference.runtime import ModelRuntime
 from ecgviewer.core.paths import app_paths
 from ecgviewer.core.settings import load_settings
 from ecgviewer.core.workspace import open_case

@@ -19,7 +19,7 @@ import hashlib
 import logging
 import time
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from pathlib import Path
 from typing import cast
 
@@ -52,6 +52,13 @@ from ecgviewer.core.inference.crash import (
 )
 from ecgviewer.core.inference.encode_times import EncodeTimes, read_time_ms, timing_key
 from ecgviewer.core.inference.integrity import HashCache, find_known_pair, load_manifest
+from ecgviewer.core.inference.loaded import (
+    CheckedPair,
+    LoadedModel,
+    Restarted,
+    RuntimeEvent,
+    is_ecg_model_name,
+)
 from ecgviewer.core.inference.machine import MachineFacts, repack_refusal
 from ecgviewer.core.inference.prefix_cache import prefix_key
 from ecgviewer.core.inference.preflight import PairFacts, check_pair
@@ -69,54 +76,6 @@ EngineExitListener = Callable[[CrashReport], None]
 """Called on a watcher thread as soon as the worker dies unasked."""
 
 
-@dataclass(frozen=True)
-class _CheckedPair:
-    """What `load` established before starting the worker; reused by automatic restarts."""
-
-    facts: PairFacts
-    provenance: Provenance
-    expected: memory.MemoryEstimate
-    temperature: float
-    max_tokens: int
-
-
-@dataclass(frozen=True)
-class Restarted:
-    """The engine died and was restarted; `note` says why and what changed, in one sentence."""
-
-    request_id: int
-    note: str
-    model: LoadedModel
-
-
-RuntimeEvent = Event | Restarted
-
-
-@dataclass(frozen=True)
-class LoadedModel:
-    """A pair that passed every check and is loaded in the worker."""
-
-    facts: PairFacts
-    provenance: Provenance
-    memory: memory.MemoryEstimate
-    load_ms: float
-    gpu_fallback: bool
-    decoding: DecodingSettings
-    encode_estimate_ms: float = 0.0  # last measured image read with these settings; 0 = unknown
-    machine: MachineFacts = field(default_factory=MachineFacts)
-    notes: tuple[str, ...] = ()  # settings not applied, or changed after a crash: tell the user
-
-    @property
-    def display_name(self) -> str:
-        known = self.provenance.known_pair
-        return known or self.facts.text.name
-
-
-def is_ecg_model_name(*names: str) -> bool:
-    """Unknown pairs count as ECG models only when their name says so."""
-    return any("ecg" in name.lower() for name in names)
-
-
 class ModelRuntime:
     """Loads a checked pair and streams answers. See the module docstring for threads."""
 
@@ -131,7 +90,7 @@ class ModelRuntime:
         self._on_engine_exit = on_engine_exit
         self._loaded: LoadedModel | None = None
         self._spec: LoadSpec | None = None
-        self._checked: _CheckedPair | None = None
+        self._checked: CheckedPair | None = None
         self._notes: tuple[str, ...] = ()
         self._pair_key = ""
         self._prepared_key = ""
@@ -232,7 +191,7 @@ class ModelRuntime:
         self._pair_key = SafeConfigs.key(
             provenance.model.sha256, provenance.mmproj.sha256, machine.key
         )
-        self._checked = _CheckedPair(
+        self._checked = CheckedPair(
             facts, provenance, expected, settings.temperature, settings.max_tokens
         )
         notes = self._machine_notes(spec, machine)
@@ -523,43 +482,3 @@ class ModelRuntime:
             provenance=loaded.provenance if loaded else None,
             decoding=loaded.decoding if loaded else None,
         )  # fmt: skip
-
-
-def answer_with_one_retry(
-    runtime: ModelRuntime,
-    png: bytes,
-    question: str,
-    *,
-    max_tokens: int | None = None,
-    on_text: Callable[[str], None] | None = None,
-    on_note: Callable[[str], None] | None = None,
-) -> tuple[str, Finished]:
-    """One whole answer for callers without a window (CLI, evaluation).
-
-    If the engine dies and the runtime restarts it, the question is asked once
-    more from the start (`on_note` gets the restart's sentence; text streamed
-    before the crash is dropped). Raises the error of a failure that was not
-    followed by a restart.
-    """
-    for _attempt in range(2):
-        parts: list[str] = []
-        failure: Failed | None = None
-        restarted = False
-        for event in runtime.interpret(png, question, max_tokens=max_tokens):
-            if isinstance(event, TextDelta):
-                parts.append(event.text)
-                if on_text is not None:
-                    on_text(event.text)
-            elif isinstance(event, Finished):
-                return "".join(parts), event
-            elif isinstance(event, Failed):
-                failure = event
-            elif isinstance(event, Restarted):
-                restarted = True
-                if on_note is not None:
-                    on_note(event.note)
-        if not restarted:
-            break
-    if failure is not None:
-        raise failure.error
-    raise ModelError("The model stopped without finishing the answer.")

@@ -192,19 +192,24 @@ class _Server:
         try:
             action()
         except Cancelled:
-            self._send("cancelled", request_id, {})
+            self._answer("cancelled", request_id, {})
         except EcgViewerError as error:
             kind = "model" if isinstance(error, ModelError) else "input"
-            self._send("failed", request_id, kind, error.message, error.hint)
+            self._answer("failed", request_id, kind, error.message, error.hint)
         except Exception as error:  # the process boundary: report, never die of a Python error
             log.exception("engine error")
-            self._send("failed", request_id, "engine", _engine_message(error), "")
+            self._answer("failed", request_id, "engine", _engine_message(error), "")
+
+    def _answer(self, *parts: Any) -> None:
+        """A request's last message: idle first, so the viewer never sees an answer while
+        the board still names the step (a death right after would be misreported)."""
         self.board.mark(Phase.IDLE)
+        self._send(*parts)
 
     def _op_probe(self, message: dict[str, Any]) -> None:
         from ecgviewer.core.inference.machine import probe
 
-        self._guard(message["id"], lambda: self._send("probed", message["id"], asdict(probe())))
+        self._guard(message["id"], lambda: self._answer("probed", message["id"], asdict(probe())))
 
     def _op_load(self, message: dict[str, Any]) -> None:
         from ecgviewer.core.inference.engine import Engine
@@ -226,14 +231,14 @@ class _Server:
                 "repack_applied": engine.repack_applied,
                 "buffer_types": engine.buffer_types,
             }
-            self._send("loaded", message["id"], info)
+            self._answer("loaded", message["id"], info)
 
         self._guard(message["id"], load)
 
     def _op_prepare(self, message: dict[str, Any]) -> None:
         def prepare() -> None:
             times = self._engine().prepare(message["png"], message.get("key", ""))
-            self._send("prepared", message["id"], asdict(times))
+            self._answer("prepared", message["id"], asdict(times))
 
         self._guard(message["id"], prepare)
 
@@ -251,7 +256,7 @@ class _Server:
                 emit=batch.add,
             )
             batch.flush()
-            self._send("finished", request_id, stop, asdict(times))
+            self._answer("finished", request_id, stop, asdict(times))
 
         self._guard(request_id, ask)
 

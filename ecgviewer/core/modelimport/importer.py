@@ -330,7 +330,7 @@ def remove_abandoned(out: Path) -> None:
 
 def record_in_manifest(manifest: Path, result: ImportResult, checkpoint: Checkpoint) -> None:
     """List the new pair (by both digests) in `manifest`, in models/manifest.json's format."""
-    from ecgviewer.core.inference.runtime import is_ecg_model_name
+    from ecgviewer.core.inference.loaded import is_ecg_model_name
 
     data = read_json_object(manifest) or {"schema": 1, "pairs": []}
     pairs = [

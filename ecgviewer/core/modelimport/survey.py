@@ -11,8 +11,8 @@ from pathlib import Path
 from typing import Any
 
 from ecgviewer.core.inference import memory
+from ecgviewer.core.inference.loaded import is_ecg_model_name
 from ecgviewer.core.inference.preflight import PairFacts, ProjectorFacts, TextModelFacts
-from ecgviewer.core.inference.runtime import is_ecg_model_name
 from ecgviewer.core.modelimport.calibrate import calibration_seconds
 from ecgviewer.core.modelimport.checkpoint import Checkpoint, open_checkpoint
 from ecgviewer.core.modelimport.importer import disk_needed

@@ -52,7 +52,8 @@ def conversion_check(
     Cancel is passed on to the runtime: the answer stops at its next token (an
     image read already under way finishes first).
     """
-    from ecgviewer.core.inference.runtime import ModelRuntime, answer_with_one_retry
+    from ecgviewer.core.inference.answering import answer_with_one_retry
+    from ecgviewer.core.inference.runtime import ModelRuntime
     from ecgviewer.core.paths import app_paths, resources_dir
     from ecgviewer.core.settings import ModelSettings
     from ecgviewer.core.workspace import open_case
