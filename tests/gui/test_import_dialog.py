@@ -88,3 +88,12 @@ def test_a_folder_that_is_not_a_checkpoint_says_why(
     qtbot.waitUntil(lambda: "no tokenizer" in dialog.facts_label.text(), timeout=20_000)
     assert not dialog.import_button.isEnabled()
     dialog.close()
+
+
+def test_the_time_left_is_said_only_once_the_pace_is_known() -> None:
+    from ecgviewer.gui.import_job import eta_text
+
+    assert eta_text(1.0, 0.5) == ""  # too early to tell
+    assert eta_text(30.0, 0.01) == ""
+    assert eta_text(10.0, 0.5) == "about 10 s left"
+    assert eta_text(120.0, 0.25) == "about 6 min left"
