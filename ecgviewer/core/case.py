@@ -24,6 +24,7 @@ STUDY_FIELDS: tuple[tuple[str, str], ...] = (
     ("acquisition_date", "Acquisition date"),
     ("referring_clinician", "Referring clinician"),
     ("indication", "Indication"),
+    ("comment", "Comment"),
 )
 """Optional study fields (key, label), in display order. They never leave the machine."""
 

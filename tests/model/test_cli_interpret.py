@@ -113,3 +113,40 @@ def test_repacking_from_the_settings_file_is_applied_or_refused_with_a_note(
     else:
         assert notes == []
         assert decoding["repack_weights"] is True and "REPACK" in decoding["buffer_types"]
+
+
+def test_study_fields_from_options_and_a_file_reach_the_json_and_the_pdf(
+    scan: Path, tmp_path: Path
+) -> None:
+    study_file = tmp_path / "study.json"
+    study_file.write_text(json.dumps({"patient_id": "TEST-0001", "indication": "palpitations"}))
+    report = tmp_path / "report.pdf"
+    result = ecgviewer(
+        "interpret", str(scan), *pair(), "--max-tokens", "4", "--ctx", "1024", "--json",
+        "--study", str(study_file), "--patient-name", "Test Person", "--birth-date",
+        "1961-04-23", "--sex", "f", "--recorded-at", "2026-11-29T09:41",
+        "--requested-by", "Dr Example", "--indication", "syncope", "--pdf", str(report),
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    study = json.loads(result.stdout)["study"]
+    assert study == {
+        "patient_id": "TEST-0001", "name": "Test Person", "date_of_birth": "1961-04-23",
+        "sex": "F", "acquisition_date": "2026-11-29T09:41",
+        "referring_clinician": "Dr Example", "indication": "syncope",  # the option wins
+    }  # fmt: skip
+    first_page = PdfReader(report).pages[0].extract_text()
+    for value in ("TEST-0001", "Test Person", "1961-04-23", "Dr Example", "syncope"):
+        assert value in first_page, value
+    reused = tmp_path / "again.json"
+    reused.write_text(json.dumps(study))  # what --json printed is what --study reads
+    again = ecgviewer("interpret", str(scan), *pair(), "--max-tokens", "2", "--ctx", "1024",
+                      "--json", "--study", str(reused))  # fmt: skip
+    assert json.loads(again.stdout)["study"] == study
+
+
+def test_a_bad_study_field_is_exit_2_before_the_model_loads(scan: Path, tmp_path: Path) -> None:
+    bad = ecgviewer("interpret", str(scan), *pair(), "--birth-date", "23.04.1961")
+    assert bad.returncode == 2 and "is not a date like 1961-04-23" in bad.stderr
+    (tmp_path / "s.json").write_text('{"patient": "x"}')
+    unknown = ecgviewer("interpret", str(scan), *pair(), "--study", str(tmp_path / "s.json"))
+    assert unknown.returncode == 2 and "unknown fields: patient" in unknown.stderr

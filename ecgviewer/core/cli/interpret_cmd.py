@@ -46,7 +46,43 @@ def register(commands: argparse._SubParsersAction) -> None:
     parser.add_argument("--no-preprocess", action="store_true", help="send the image as decoded")
     parser.add_argument("--json", action="store_true", help="print one JSON object at the end")
     parser.add_argument("--pdf", type=Path, help="also write the PDF report of this run")
+    _study_options(parser)
     parser.set_defaults(handler=run)
+
+
+# option -> study key (case.STUDY_FIELDS); printed by --json as "study", read by --study
+STUDY_OPTIONS = (
+    ("--patient-id", "patient_id", "the patient's identifier"),
+    ("--patient-name", "name", "the patient's name"),
+    ("--birth-date", "date_of_birth", "date of birth, YYYY-MM-DD"),
+    ("--sex", "sex", "F, M or X"),
+    ("--recorded-at", "acquisition_date", "when the ECG was recorded, ISO date and time"),
+    ("--requested-by", "referring_clinician", "the requesting clinician"),
+    ("--indication", "indication", "why the ECG was recorded"),
+    ("--comment", "comment", "a free comment"),
+)
+
+
+def _study_options(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group(
+        "study fields (printed on the report; they never leave the machine)"
+    )
+    group.add_argument("--study", type=Path, metavar="FILE.json",
+                       help="the fields as JSON (the keys --json prints as 'study')")  # fmt: skip
+    for option, key, text in STUDY_OPTIONS:
+        group.add_argument(option, dest=f"study_{key}", metavar="VALUE", help=text)
+
+
+def _study(args: argparse.Namespace) -> dict[str, str]:
+    """The file's fields, then the options over them, checked."""
+    from ecgviewer.core.study import checked_study, read_study_file
+
+    study = read_study_file(args.study) if args.study else {}
+    for _option, key, _text in STUDY_OPTIONS:
+        value = getattr(args, f"study_{key}", None)
+        if value is not None:
+            study[key] = value
+    return checked_study(study)
 
 
 def _model_settings(args: argparse.Namespace, base: ModelSettings) -> ModelSettings:
@@ -83,7 +119,9 @@ def run(args: argparse.Namespace) -> int:
     question = args.prompt or preset(args.preset or DEFAULT_PRESET.key).text
     if not question.strip():
         raise InputError("The question is empty.")
-    prepared = _prepare_image(args)  # bad input fails fast, before the model loads
+    study = _study(args)  # bad input fails fast, before the model loads
+    prepared = _prepare_image(args)
+    prepared.case.study = study
     text_path, mmproj_path = _pair(args, settings)
     runtime = ModelRuntime(paths)
     try:
@@ -140,6 +178,7 @@ def _result_json(turn: Turn, prepared: OpenCase) -> dict[str, Any]:
         "decoding": vars(turn.decoding) if turn.decoding else None,
         "timings": turn.timings.to_json(),
         "preprocess": prepared.steps,
+        "study": prepared.case.study,
     }
 
 
