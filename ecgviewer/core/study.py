@@ -8,6 +8,7 @@ so that object can be fed back with `--study FILE.json`.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from datetime import date, datetime
 from pathlib import Path
 
@@ -40,23 +41,22 @@ def read_study_file(path: Path) -> dict[str, str]:
 def checked_study(study: dict[str, str]) -> dict[str, str]:
     """`study` with its values trimmed and checked: dates, the time of recording, the sex."""
     result = {key: value.strip() for key, value in study.items() if value and value.strip()}
-    if "date_of_birth" in result:
-        try:
-            date.fromisoformat(result["date_of_birth"])
-        except ValueError as exc:
-            raise InputError(
-                f"The date of birth {result['date_of_birth']!r} is not a date like 1961-04-23."
-            ) from exc
-    if "acquisition_date" in result:
-        try:
-            datetime.fromisoformat(result["acquisition_date"])
-        except ValueError as exc:
-            raise InputError(
-                f"The recording time {result['acquisition_date']!r} is not a date and time "
-                "like 2026-11-29T09:41."
-            ) from exc
+    _check_iso(result, "date_of_birth", date.fromisoformat,
+               "The date of birth {!r} is not a date like 1961-04-23.")  # fmt: skip
+    _check_iso(result, "acquisition_date", datetime.fromisoformat,
+               "The recording time {!r} is not a date and time like 2026-11-29T09:41.")  # fmt: skip
     if "sex" in result:
         result["sex"] = result["sex"].upper()
         if result["sex"] not in SEXES:
             raise InputError(f"Sex must be one of {', '.join(SEXES)}.")
     return result
+
+
+def _check_iso(
+    study: dict[str, str], key: str, parse: Callable[[str], object], message: str
+) -> None:
+    if key in study:
+        try:
+            parse(study[key])
+        except ValueError as exc:
+            raise InputError(message.format(study[key])) from exc

@@ -5,6 +5,7 @@ Reads only config files and shard headers: instant even for 8.6 GB checkpoints.
 
 from __future__ import annotations
 
+import math
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
@@ -59,7 +60,7 @@ class Survey:
 
     def _text_parameters(self) -> int:
         text = [r for n, r in self.checkpoint.tensors.items() if n.startswith("model.")]
-        return sum(_count(r.shape) for r in text)
+        return sum(math.prod(r.shape) for r in text)
 
     def _pair_facts(self, quant: str) -> PairFacts:
         text = self.checkpoint.text
@@ -82,13 +83,6 @@ class Survey:
             "transformers5_config": cp.transformers5, "size_bytes": cp.size_bytes,
             "lora": self.lora or None, "free_bytes": self.free_bytes,
         }  # fmt: skip
-
-
-def _count(shape: tuple[int, ...]) -> int:
-    total = 1
-    for size in shape:
-        total *= size
-    return total
 
 
 def survey(folder: Path, out: Path, lora: Path | None = None) -> Survey:

@@ -11,11 +11,11 @@ of Gemma 3's control tokens.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ecgviewer.core.json_cache import read_json_object
 from ecgviewer.core.modelimport.checkpoint import read_json
 from ecgviewer.core.modelimport.shards import CheckpointError
 
@@ -57,7 +57,7 @@ def read_vocabulary(folder: Path) -> Vocabulary:
     special, added = _declared_special(folder)
     special |= GEMMA_CONTROL
     types = [_token_type(tokens[i], t, special, added) for i, t in enumerate(types)]
-    config = _optional_json(folder / "tokenizer_config.json")
+    config = read_json_object(folder / "tokenizer_config.json")
     index = {piece: number for number, piece in enumerate(tokens)}
 
     def token_id(name: str, fallback: int) -> int:
@@ -119,13 +119,13 @@ def _declared_special(folder: Path) -> tuple[set[str], set[str]]:
     """(token texts the tokenizer files mark as special, other added token texts)."""
     found: set[str] = set()
     added: set[str] = set()
-    config = _optional_json(folder / "tokenizer_config.json")
+    config = read_json_object(folder / "tokenizer_config.json")
     entries = list((config.get("added_tokens_decoder") or {}).values())
-    entries += _optional_json(folder / "tokenizer.json").get("added_tokens") or []
+    entries += read_json_object(folder / "tokenizer.json").get("added_tokens") or []
     for entry in entries:
         if isinstance(entry, dict):
             (found if entry.get("special") else added).add(str(entry.get("content")))
-    for value in _optional_json(folder / "special_tokens_map.json").values():
+    for value in read_json_object(folder / "special_tokens_map.json").values():
         for item in value if isinstance(value, list) else [value]:
             text = item.get("content") if isinstance(item, dict) else item
             if isinstance(text, str):
@@ -149,13 +149,3 @@ def _chat_template(folder: Path, config: dict[str, Any]) -> str:
         "chat_template.json).",
         hint="Without it the model would be asked in a format it was not trained on.",
     )
-
-
-def _optional_json(path: Path) -> dict[str, Any]:
-    if not path.is_file():
-        return {}
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return {}
-    return data if isinstance(data, dict) else {}

@@ -101,20 +101,23 @@ def _field(label: str, value: str) -> str:
     return f"<font size=7.5 color='#5a6270'>{inline(label)}:</font>&nbsp;{inline(value)}"
 
 
+_FREE_TEXT = ("Indication", "Comment")
+
+
 def study_block(study: dict[str, str], width: float) -> list[Flowable]:
     """The filled-in study fields on a tinted strip; nothing at all when none is filled.
 
     Short fields run on one line (wrapping if needed); the free-text indication
-    gets a line of its own. The strip can break across pages, however long the
-    indication is.
+    and comment get a line each. The strip can break across pages, however long
+    they are.
     """
     entries = study_entries(study)
     if not entries:
         return []
     st = styles()
-    short = [_field(label, value) for label, value in entries if label != "Indication"]
+    short = [_field(label, value) for label, value in entries if label not in _FREE_TEXT]
     lines = [_FIELD_GAP.join(short)] if short else []
-    lines += [_field(label, value) for label, value in entries if label == "Indication"]
+    lines += [_field(label, value) for label, value in entries if label in _FREE_TEXT]
     content: list[Flowable] = []
     for line in lines:
         content += [Paragraph(line, st.cell), Spacer(1, 1 * MM)]
