@@ -5,7 +5,8 @@
 
 With --json, one JSON object goes to stdout: `transform` (3x3 row-major
 homography from input pixels, as decoded, to output pixels), `output_size`
-[w, h], `steps` (ordered, with parameters) and `elapsed_ms` (the pipeline,
+[w, h], `steps` (ordered, with parameters), `suggestion` (a turn proposed but not
+applied, or null) and `elapsed_ms` (the pipeline,
 decoding and encoding excluded). Exit codes: 0 ok, 2 bad input.
 """
 
@@ -155,6 +156,7 @@ def _report(
         "output_size": list(ecg.output_size),
         "transform": [[float(v) for v in row] for row in ecg.transform],
         "steps": ecg.steps_json(),
+        "suggestion": ecg.suggestion_json(),
         "elapsed_ms": round(elapsed_ms, 1),
         "page": page + 1,
         "page_count": page_count,
@@ -168,6 +170,9 @@ def _summary(ecg: EcgImage) -> str:
     lines += [f"  {step.op} ({step.source}): {_params(step)}" for step in ecg.steps]
     if not ecg.steps:
         lines.append("  no changes")
+    if ecg.orientation_suggestion is not None:
+        turns = int(ecg.orientation_suggestion.params["turns_cw"])
+        lines.append(f"  suggested: turn {90 * turns} degrees clockwise (not applied)")
     return "\n".join(lines)
 
 

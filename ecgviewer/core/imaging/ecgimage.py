@@ -86,6 +86,7 @@ class EcgImage:
         options: PreprocessOptions | None = None,
         manual: Mapping[str, Step] | None = None,
         pixels: np.ndarray | None = None,
+        suggestion: Step | None = None,
     ) -> None:
         if original.mode != "RGB":
             raise InputError("EcgImage needs an RGB image; open files with load_image().")
@@ -96,6 +97,7 @@ class EcgImage:
         self._transform, self._size = compose(self._steps, original.size)
         self._result: Image.Image | None = None
         self._pixels = pixels  # the original as an array, if the caller already made one
+        self._suggestion = suggestion
 
     @property
     def original(self) -> Image.Image:
@@ -115,6 +117,19 @@ class EcgImage:
     def manual(self) -> dict[str, Step]:
         """The user's overrides, by step name."""
         return dict(self._manual)
+
+    @property
+    def orientation_suggestion(self) -> Step | None:
+        """A quarter-turn step the detector proposes but was not sure enough to apply.
+
+        `turns_cw` is relative to `result`: accept it with `with_rotate90(turns_cw)`.
+        Also carries the evidence (`axis`, `upness`). None when nothing is proposed.
+        """
+        return self._suggestion
+
+    def suggestion_json(self) -> dict[str, Any] | None:
+        """`orientation_suggestion` as a JSON-ready dict (source "auto"), or None."""
+        return None if self._suggestion is None else self._suggestion.to_json()
 
     @property
     def transform(self) -> np.ndarray:

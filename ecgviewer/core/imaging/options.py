@@ -14,8 +14,8 @@ class PreprocessOptions:
     deskew: bool = True  # straighten from the grid lines
     crop: bool = True  # cut away what is not paper (table, scanner borders)
     trim_margins: bool = False  # also cut blank paper margins around the printout
-    auto_orient: bool = False  # detect portrait scans of landscape ECGs: off, it picked the wrong
-    # direction in 18 of 48 measured cases (docs/preprocessing.md); Rotate left/right is one click
+    auto_orient: bool = True  # turn sideways or upside-down pages when the evidence is clear,
+    # else suggest the turn (docs/preprocessing.md, orient.py)
     contrast: bool = False  # normalise contrast of faint scans
 
     def enabled(self, op: str) -> bool:

@@ -1,17 +1,19 @@
-"""Detect a landscape ECG that was scanned or photographed in portrait (a 90-degree turn).
+"""Which way up an ECG page or photo is: a quarter, half or three-quarter turn, or none.
 
-A trace spends most of its time near its baseline, so along the axis across
-the traces the ink piles up in a few narrow bands (one per row of leads),
-while along the traces it spreads evenly. The share of ink in the densest
-fifth of the rows and of the columns tells which way the traces run; a
-portrait image whose ink is clearly banded in columns needs a quarter turn.
+Two questions, answered from the trace ink (traces.py) on the working copy:
 
-The direction of the turn is a weaker guess: in most leads the tallest
-deflection (the R wave) points up, so each strip of trace votes for the side
-its largest deflections reach. On the real samples this vote is right in only
-about two cases out of three; the step records it (`polarity`), and the
-180-degree turn is always available as a manual action. Upside-down landscape
-images are never turned automatically.
+1. **Axis.** A trace spends most of its time near its baseline, so across the
+   traces the ink piles up in a few narrow bands (one per row of leads), while
+   along them it spreads evenly. `axis` is the banding of rows minus that of
+   columns, plus a small prior for the page's long side (ECGs are printed
+   landscape): positive when the traces run left to right.
+2. **Up or down.** `traces.upness` on the image turned so that the traces run
+   left to right: R waves and P/T waves mostly point up.
+
+A turn is applied only when both answers are clear (`AXIS_APPLY`, `UP_APPLY`,
+`UP_FLIP`); a weaker case becomes a suggestion the clinician accepts with one
+click. The thresholds are set so that no upright shared sample is turned or
+even gets a suggestion (docs/preprocessing.md lists the measurements).
 """
 
 from __future__ import annotations
@@ -20,79 +22,55 @@ from dataclasses import dataclass
 
 import numpy as np
 
-BANDING_MARGIN = 0.12  # columns must be this much more banded than rows
+from ecgviewer.core.imaging.traces import banding, trace_ink, upness
+
+AXIS_APPLY = 0.15  # |axis| above this: the traces' direction is certain
+AXIS_SUGGEST = 0.0  # traces that run more vertically than this need a quarter turn
+UP_APPLY = 0.2  # |upness| above this: the quarter turn's direction is certain
+UP_FLIP = 0.3  # upness below minus this: a landscape page is turned by 180 degrees
+UP_SUGGEST = 0.2  # upness below minus this: a 180-degree turn is suggested
+LANDSCAPE_PRIOR = 0.1  # added to axis when the image is clearly wider than tall
+LANDSCAPE_RATIO = 1.15
 
 
 @dataclass(frozen=True)
 class Orientation:
-    """A detected quarter turn (clockwise, 1 or 3) and the evidence for it."""
+    """A turn that would bring the ECG upright, the evidence, and whether it is sure."""
 
-    turns_cw: int
-    banding: float  # column banding minus row banding (0..1)
-    polarity: float  # -1..1: how clearly the complexes point one way after the turn
+    turns_cw: int  # 1, 2 or 3 quarter turns clockwise
+    axis: float  # >0: traces run left to right before the turn
+    upness: float  # -1..1 after the turn: how clearly the deflections point up
+    confident: bool  # apply it automatically (else only suggest it)
 
 
-def detect_orientation(gray: np.ndarray, paper_gray: float) -> Orientation | None:
-    """A quarter turn for a portrait image whose traces run vertically, else None."""
-    height, width = gray.shape
-    if height <= width:
+def detect_orientation(rgb: np.ndarray) -> Orientation | None:
+    """The turn an RGB working copy needs, or None when it looks upright (or no cue)."""
+    ink = trace_ink(rgb)
+    if int(ink.sum()) < 200:
         return None
-    ink = (gray < min(0.55 * paper_gray, 120.0)).astype(np.uint8)
-    if ink.sum() < 200:
+    axis = _axis(ink)
+    if axis < -AXIS_SUGGEST:
+        return _quarter_turn(ink, axis)
+    up = upness(ink)
+    if up >= -UP_SUGGEST:
         return None
-    banding = _banding(ink.sum(axis=0)) - _banding(ink.sum(axis=1))
-    if banding < BANDING_MARGIN:
-        return None
-    turned = np.ascontiguousarray(np.rot90(ink, -1))  # clockwise: columns become rows
-    polarity = _polarity(turned)
-    return Orientation(1 if polarity >= 0 else 3, banding, polarity)
+    return Orientation(2, axis, -up, confident=axis > AXIS_APPLY and up < -UP_FLIP)
 
 
-def _banding(profile: np.ndarray) -> float:
-    """Share of the ink in the densest fifth of the lines (rows or columns)."""
-    smooth = np.sort(np.convolve(profile.astype(np.float64), np.ones(5) / 5, mode="same"))[::-1]
-    return float(smooth[: max(1, smooth.size // 5)].sum() / max(smooth.sum(), 1e-9))
+def _axis(ink: np.ndarray) -> float:
+    height, width = ink.shape
+    prior = 0.0
+    if width > LANDSCAPE_RATIO * height:
+        prior = LANDSCAPE_PRIOR
+    elif height > LANDSCAPE_RATIO * width:
+        prior = -LANDSCAPE_PRIOR
+    return banding(ink.sum(axis=1)) - banding(ink.sum(axis=0)) + prior
 
 
-def _polarity(ink: np.ndarray) -> float:
-    """+1 when the complexes point up (upright), -1 when down: each trace strip votes."""
-    height = ink.shape[0]
-    # a trace spends most of its time on its baseline: the row profile peaks there
-    profile = np.convolve(ink.sum(axis=1).astype(np.float64), np.ones(5) / 5, mode="same")
-    baselines = _peaks(profile, min_gap=max(5, height // 12))
-    if not baselines.size:
-        return 0.0
-    bounds = np.concatenate([[0], (baselines[1:] + baselines[:-1]) // 2, [height]])
-    votes = [
-        _strip_vote(ink[bounds[i] : bounds[i + 1]], int(b - bounds[i]))
-        for i, b in enumerate(baselines)
-    ]
-    total = sum(abs(v) for v in votes)
-    return float(sum(votes) / total) if total else 0.0
-
-
-def _strip_vote(strip: np.ndarray, baseline: int) -> float:
-    """How much further the tallest deflections reach above the baseline than below it."""
-    has_ink = strip.any(axis=0)
-    if has_ink.sum() < 10:
-        return 0.0
-    rows = np.arange(strip.shape[0])[:, None]
-    top = np.where(strip, rows, strip.shape[0]).min(axis=0)[has_ink]
-    bottom = np.where(strip, rows, -1).max(axis=0)[has_ink]
-    up = np.percentile(np.clip(baseline - top, 0, None), 98)
-    down = np.percentile(np.clip(bottom - baseline, 0, None), 98)
-    return float(up - down) / max(up + down, 1.0)
-
-
-def _peaks(profile: np.ndarray, min_gap: int) -> np.ndarray:
-    """Rows of strong local maxima, at least `min_gap` apart (strongest first)."""
-    if profile.max() <= 0:
-        return np.array([], dtype=np.int64)
-    order = np.argsort(profile)[::-1]
-    chosen: list[int] = []
-    for row in order:
-        if profile[row] < 0.3 * profile[order[0]]:
-            break
-        if all(abs(int(row) - c) >= min_gap for c in chosen):
-            chosen.append(int(row))
-    return np.array(sorted(chosen), dtype=np.int64)
+def _quarter_turn(ink: np.ndarray, axis: float) -> Orientation:
+    """Vertical traces: turn clockwise or anticlockwise, whichever leaves them pointing up."""
+    clockwise = np.ascontiguousarray(np.rot90(ink, -1))
+    up = upness(clockwise)
+    turns = 1 if up >= 0 else 3
+    confident = axis < -AXIS_APPLY and abs(up) >= UP_APPLY
+    return Orientation(turns, axis, abs(up), confident)

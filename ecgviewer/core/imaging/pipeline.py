@@ -49,6 +49,7 @@ class _Stage:
         self.original = original
         self.matrix = np.eye(3)  # original (full size) -> this stage (full size)
         self.size: Size = original.size
+        self.suggestion: Step | None = None  # a turn not sure enough to apply
 
     @cached_property
     def factor(self) -> int:
@@ -168,7 +169,14 @@ def run_pipeline(
         steps.append(step)
         if step.is_geometric:
             stage.advance(step)
-    return EcgImage(original, steps, options=options, manual=manual, pixels=stage.array_if_made)
+    return EcgImage(
+        original,
+        steps,
+        options=options,
+        manual=manual,
+        pixels=stage.array_if_made,
+        suggestion=stage.suggestion,
+    )
 
 
 def _complete(step: Step, stage: _Stage) -> Step:
@@ -223,16 +231,18 @@ def _detect_deskew(stage: _Stage) -> Step | None:
 
 
 def _detect_orientation(stage: _Stage) -> Step | None:
-    r, g, b = stage.paper.rgb
-    found = detect_orientation(stage.gray, 0.299 * r + 0.587 * g + 0.114 * b)
+    found = detect_orientation(stage.pixels)
     if found is None:
         return None
     params = {
         "turns_cw": found.turns_cw,
-        "banding": round(found.banding, 3),
-        "polarity": round(found.polarity, 2),
+        "axis": round(found.axis, 3),
+        "upness": round(found.upness, 2),
     }
-    return Step("rotate90", params)
+    if found.confident:
+        return Step("rotate90", params)
+    stage.suggestion = Step("rotate90", {**params, "suggested": True})
+    return None
 
 
 def _detect_crop(stage: _Stage) -> Step | None:

@@ -144,9 +144,10 @@ def test_white_header_and_margins_are_never_cropped(page: Image.Image) -> None:
     assert "crop" not in _ops(ecg), ecg.steps_json()
 
 
-def test_auto_orient_is_off_by_default(page: Image.Image) -> None:
+def test_auto_orient_can_be_turned_off(page: Image.Image) -> None:
     portrait = page.transpose(Image.Transpose.ROTATE_90)
-    assert not any(s.op == "rotate90" for s in auto_preprocess(portrait).steps)
+    ecg = auto_preprocess(portrait, PreprocessOptions(auto_orient=False))
+    assert not any(s.op == "rotate90" for s in ecg.steps)
 
 
 @pytest.mark.parametrize("transpose", [Image.Transpose.ROTATE_90, Image.Transpose.ROTATE_270])
@@ -154,7 +155,7 @@ def test_landscape_ecg_scanned_in_portrait_is_turned(
     page: Image.Image, transpose: Image.Transpose
 ) -> None:
     portrait = page.transpose(transpose)
-    ecg = auto_preprocess(portrait, PreprocessOptions(auto_orient=True))  # off by default
+    ecg = auto_preprocess(portrait)
     turns = [s.params["turns_cw"] for s in ecg.steps if s.op == "rotate90"]
     expected = 1 if transpose == Image.Transpose.ROTATE_90 else 3  # ROTATE_90 is counter-clockwise
     assert turns == [expected], ecg.steps_json()

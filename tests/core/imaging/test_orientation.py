@@ -1,0 +1,108 @@
+"""Orientation: real samples upright and turned, and PDF pages with /Rotate.
+
+The real-sample tests use ../shared/ecg-samples (skipped where absent) on the
+working-scale copy. The single-lead crops in ecg-digitize/ are left out: one
+lead has no 12-lead cues, and 029 (a lead that points down) would be turned.
+"""
+
+from __future__ import annotations
+
+import math
+import shutil
+import subprocess
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+from PIL import Image
+
+from ecgviewer.core.imaging.loading import load_image
+from ecgviewer.core.imaging.orient import detect_orientation
+from ecgviewer.core.imaging.pipeline import auto_preprocess
+
+FOLDERS = ("ecg-image-kit-real", "ecg-image-kit-synthetic", "paper-ecg", "pdf")
+SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".pdf")
+
+
+def _working_copies(samples: Path) -> dict[str, np.ndarray]:
+    copies = {}
+    for folder in FOLDERS:
+        for path in sorted((samples / folder).iterdir()):
+            if path.suffix.lower() in SUFFIXES:
+                ecg = auto_preprocess(load_image(path).image)
+                pixels = np.asarray(ecg.result)
+                k = max(1, math.ceil(max(pixels.shape[:2]) / 1200))
+                size = (pixels.shape[1] // k, pixels.shape[0] // k)
+                copies[path.name] = cv2.resize(pixels, size, interpolation=cv2.INTER_AREA)
+    return copies
+
+
+@pytest.fixture(scope="module")
+def upright(samples: Path) -> dict[str, np.ndarray]:
+    return _working_copies(samples)
+
+
+def test_upright_samples_are_neither_turned_nor_offered_a_turn(
+    upright: dict[str, np.ndarray],
+) -> None:
+    assert len(upright) >= 30
+    for name, pixels in upright.items():
+        assert detect_orientation(pixels) is None, name
+
+
+@pytest.mark.parametrize("quarters", [1, 2, 3])
+def test_turned_samples_are_never_turned_wrongly(
+    upright: dict[str, np.ndarray], quarters: int
+) -> None:
+    """np.rot90 turns anticlockwise; the fix is `quarters` turns clockwise. A sure turn is
+    always right; a sideways page always gets a quarter turn, applied or suggested."""
+    applied = 0
+    for name, pixels in upright.items():
+        found = detect_orientation(np.ascontiguousarray(np.rot90(pixels, quarters)))
+        if quarters != 2:
+            assert found is not None and found.turns_cw in (1, 3), name
+        if found is not None and found.confident:
+            assert found.turns_cw == quarters, (name, found)
+            applied += 1
+    assert applied >= 6  # measured: 11 of 34 for 90 and 270 degrees, 7 for 180
+
+
+def test_sideways_page_opens_upright_and_the_turn_is_recorded(page: Image.Image) -> None:
+    sideways = page.transpose(Image.Transpose.ROTATE_90)  # anticlockwise
+    ecg = auto_preprocess(sideways)
+    assert [s.params["turns_cw"] for s in ecg.steps if s.op == "rotate90"] == [1]
+    assert ecg.output_size == page.size
+    assert ecg.orientation_suggestion is None
+
+
+def _pdf_with_rotate(page: Image.Image, folder: Path, degrees: int) -> Path:
+    import pypdf
+
+    plain = folder / "plain.pdf"
+    page.save(plain, format="PDF", resolution=100)
+    writer = pypdf.PdfWriter(clone_from=str(plain))
+    writer.pages[0].rotate(degrees)
+    target = folder / f"rotate{degrees}.pdf"
+    writer.write(target)
+    return target
+
+
+@pytest.mark.parametrize("degrees", [90, 180, 270])
+def test_pdf_rotate_is_shown_as_a_reader_shows_it(
+    page: Image.Image, tmp_path: Path, degrees: int
+) -> None:
+    path = _pdf_with_rotate(page.resize((700, 541)), tmp_path, degrees)
+    plain = np.asarray(load_image(tmp_path / "plain.pdf", dpi=50).image.convert("L"), float)
+    shown = np.asarray(load_image(path, dpi=50).image.convert("L"), float)
+    expected = np.rot90(plain, -degrees // 90)  # /Rotate turns the page clockwise
+    assert shown.shape == expected.shape
+    assert np.abs(shown - expected).mean() < 3
+    if shutil.which("pdftoppm"):
+        out = tmp_path / "poppler"
+        subprocess.run(
+            ["pdftoppm", "-r", "50", "-gray", "-singlefile", str(path), str(out)], check=True
+        )
+        poppler = np.asarray(Image.open(f"{out}.pgm"), float)
+        assert poppler.shape == shown.shape
+        assert np.abs(poppler - shown).mean() < 10  # anti-aliasing differs, the turn does not
