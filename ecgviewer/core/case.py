@@ -20,6 +20,7 @@ STUDY_FIELDS: tuple[tuple[str, str], ...] = (
     ("patient_id", "Patient ID"),
     ("name", "Name"),
     ("date_of_birth", "Date of birth"),
+    ("age", "Age"),
     ("sex", "Sex"),
     ("acquisition_date", "Acquisition date"),
     ("referring_clinician", "Referring clinician"),

@@ -21,6 +21,7 @@ from ecgviewer.core.imaging.loading import LoadedImage, load_image
 from ecgviewer.core.imaging.model_input import model_input_image
 from ecgviewer.core.imaging.options import PreprocessOptions
 from ecgviewer.core.imaging.pipeline import auto_preprocess
+from ecgviewer.core.study_proposals import propose_from_pdf
 
 
 def png_bytes(image: Image.Image) -> bytes:
@@ -37,6 +38,7 @@ class OpenCase:
     source: LoadedImage
     image: EcgImage
     case: Case
+    proposals: dict[str, str] = field(default_factory=dict)  # study fields the file carries
     _model_input: Image.Image | None = field(default=None, repr=False)
     _model_png: bytes | None = field(default=None, repr=False)
 
@@ -76,7 +78,7 @@ class OpenCase:
         """The same case after an edit; the steps in the record follow the image."""
         self.case.steps = image.steps_json()
         self.case.updated_at = now_iso()
-        return OpenCase(self.source, image, self.case)
+        return OpenCase(self.source, image, self.case, self.proposals)
 
 
 def open_case(
@@ -98,6 +100,7 @@ def open_case(
         ),
         steps=image.steps_json(), created_at=stamp, updated_at=stamp,
     )  # fmt: skip
-    opened = OpenCase(loaded, image, case)
+    proposals = propose_from_pdf(Path(path), loaded.page) if loaded.format == "PDF" else {}
+    opened = OpenCase(loaded, image, case, proposals)
     opened.model_png()  # encode now, on the caller's (background) thread
     return opened

@@ -46,6 +46,9 @@ def register(commands: argparse._SubParsersAction) -> None:
     parser.add_argument("--no-preprocess", action="store_true", help="send the image as decoded")
     parser.add_argument("--json", action="store_true", help="print one JSON object at the end")
     parser.add_argument("--pdf", type=Path, help="also write the PDF report of this run")
+    parser.add_argument("--no-identifiers", action="store_true",
+                        help="write the PDF without the study fields and the file name (text "
+                        "printed on the scan itself stays)")  # fmt: skip
     _study_options(parser)
     parser.set_defaults(handler=run)
 
@@ -55,6 +58,7 @@ STUDY_OPTIONS = (
     ("--patient-id", "patient_id", "the patient's identifier"),
     ("--patient-name", "name", "the patient's name"),
     ("--birth-date", "date_of_birth", "date of birth, YYYY-MM-DD"),
+    ("--age", "age", "age in years (when the date of birth is not known)"),
     ("--sex", "sex", "F, M or X"),
     ("--recorded-at", "acquisition_date", "when the ECG was recorded, ISO date and time"),
     ("--requested-by", "referring_clinician", "the requesting clinician"),
@@ -191,5 +195,6 @@ def _write_pdf(args: argparse.Namespace, prepared: OpenCase, turn: Turn) -> None
     from ecgviewer.core.report import write_report
 
     prepared.case.thread = [turn]
-    out = write_report(prepared.case, prepared.result, prepared.original, args.pdf)
+    out = write_report(prepared.case, prepared.result, prepared.original, args.pdf,
+                       identifiers=not args.no_identifiers)  # fmt: skip
     print(f"report written to {out}", file=sys.stderr)

@@ -32,7 +32,7 @@ from reportlab.platypus import (
 from ecgviewer import REPORT_FOOTER, __version__
 from ecgviewer.core.case import Case, now_iso
 from ecgviewer.core.errors import ReportError
-from ecgviewer.core.report import appendix, fonts, provenance, sections, thread
+from ecgviewer.core.report import appendix, deidentify, fonts, provenance, sections, thread
 from ecgviewer.core.report.atomic import write_atomic
 from ecgviewer.core.report.images import CAPTION_HEIGHT, FitImage, jpeg_for_print
 from ecgviewer.core.report.pages import ECG_PAGE_TOP, NumberedCanvas, PageDecor
@@ -107,8 +107,9 @@ def _case_label(case: Case) -> str:
 
 
 def _first_page(
-    case: Case, straightened: PILImage.Image, frame: Frame, heads: tuple[str, str, str]
-) -> list[Flowable]:
+    case: Case, straightened: PILImage.Image, frame: Frame, heads: tuple[str, str, str],
+    identifiers: bool,
+) -> list[Flowable]:  # fmt: skip
     width = frame._width
     jpeg, pixels = jpeg_for_print(straightened, (width, frame._height - CAPTION_HEIGHT))
     caption = sections.scan_description(case.source, len(case.steps))
@@ -117,10 +118,14 @@ def _first_page(
         sections.title_block(*heads, width),
         Spacer(1, 3 * MM),
         sections.banner(width),
-        *sections.study_block(case.study, width),
+        *(sections.study_block(case.study, width) if identifiers else _withheld_notice()),
         Spacer(1, 3 * MM),
         FitImage(jpeg, pixels, caption, _MIN_ECG_HEIGHT),
     ]
+
+
+def _withheld_notice() -> list[Flowable]:
+    return [Spacer(1, 2 * MM), Paragraph(deidentify.NOTICE, styles().caption)]
 
 
 def _later_pages(case: Case, original: PILImage.Image, width: float) -> list[Flowable]:
@@ -160,13 +165,15 @@ def _build(
     portrait: tuple[float, float],
     app_version: str,
     reading_time: str,
+    *,
+    identifiers: bool,
 ) -> bytes:
     layout = _Layout(portrait)
     decor = PageDecor(f"{_case_label(case)} - reading {reading_time}")
     ecg_frame, text_frame = layout.ecg_frame(), layout.text_frame()
     heads = (app_version, reading_time, now_iso())
     story = [
-        *_first_page(case, images[0], ecg_frame, heads),
+        *_first_page(case, images[0], ecg_frame, heads, identifiers),
         NextPageTemplate("text"),
         PageBreak(),
         *_later_pages(case, images[1], text_frame._width),
@@ -192,12 +199,17 @@ def render_report_bytes(
     page_size: str = "auto",
     app_version: str = __version__,
     reading_time: str | None = None,
+    identifiers: bool = True,
 ) -> bytes:
     """The PDF report of `case` as bytes (see `write_report`). Raises `ReportError`."""
     _, portrait = resolve_page_size(page_size)
     when = _reading_time(case, reading_time)
+    if not identifiers:
+        case = deidentify.without_identifiers(case)
     try:
-        return _build(case, (straightened, original), portrait, app_version, when)
+        return _build(
+            case, (straightened, original), portrait, app_version, when, identifiers=identifiers
+        )
     except ReportError:
         raise
     except Exception as error:  # reportlab and Pillow raise many kinds; keep the cause
@@ -217,13 +229,16 @@ def write_report(
     page_size: str = "auto",
     app_version: str = __version__,
     reading_time: str | None = None,
+    identifiers: bool = True,
 ) -> Path:
     """Write the PDF report of `case` to `out_path` atomically and return its absolute path.
 
     `straightened` is the preprocessed ECG printed on page 1, `original` the
     scan as opened (a thumbnail on page 2). `page_size` is "A4", "Letter" or
     "auto" (from the system locale, see `pagesize`). `reading_time` (ISO 8601)
-    defaults to when the first question was asked. Raises `ReportError` with
+    defaults to when the first question was asked. `identifiers=False` leaves the
+    study fields and the file name out and says so on page 1 (see
+    `deidentify`). Raises `ReportError` with
     a message for the user when the report cannot be built or written; no
     partial file is ever left behind.
     """
@@ -234,5 +249,6 @@ def write_report(
         page_size=page_size,
         app_version=app_version,
         reading_time=reading_time,
+        identifiers=identifiers,
     )
     return write_atomic(data, Path(out_path))
