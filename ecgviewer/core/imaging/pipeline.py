@@ -26,6 +26,7 @@ from ecgviewer.core.imaging.geometry import Size, coverage, rectified_size, warp
 from ecgviewer.core.imaging.grid import grid_stretch
 from ecgviewer.core.imaging.options import PreprocessOptions
 from ecgviewer.core.imaging.orient import detect_orientation
+from ecgviewer.core.imaging.outline import find_outline, is_turned_rectangle
 from ecgviewer.core.imaging.paper import Paper, close_thin_marks, estimate_paper, find_sheet
 from ecgviewer.core.imaging.sheet import Box, content_box, sheet_box
 from ecgviewer.core.imaging.steps import ORDER, Step
@@ -187,12 +188,13 @@ def _complete(step: Step, stage: _Stage) -> Step:
 
 
 def _detect_perspective(stage: _Stage) -> Step | None:
-    corners = find_sheet(stage.closed, stage.paper)
+    corners, evidence = _sheet_corners(stage)
     if corners is None or _axis_aligned(corners):
         return None  # an upright sheet needs no resampling: the crop step cuts it out exactly
     full = np.round(stage.point_to_full(corners), 2)
     size, aspect = rectified_size([tuple(c) for c in full], stage.size)
     params = {"corners": full.tolist(), "size": list(size), "aspect": round(aspect, 4)}
+    params.update(evidence)
     step = Step("perspective", params)
     stretch = grid_stretch(cv2.cvtColor(stage.preview(step), cv2.COLOR_RGB2GRAY))
     if stretch is None or abs(stretch - 1) < ASPECT_TOLERANCE:
@@ -207,6 +209,18 @@ def _detect_perspective(stage: _Stage) -> Step | None:
         "aspect_from": "grid",
     }
     return Step("perspective", params)
+
+
+def _sheet_corners(stage: _Stage) -> tuple[np.ndarray | None, dict[str, object]]:
+    """The sheet's corners at working scale, and the evidence recorded with them: its outline
+    first (corners may lie outside the frame), else a paper region wholly inside the frame.
+    Either way the output is the sheet alone, cut at its edges (`crops_to_sheet`)."""
+    outline = find_outline(stage.closed, stage.paper)
+    if outline is not None and not is_turned_rectangle(outline.corners):
+        evidence = {"support": round(outline.support, 2), "agreement": round(outline.agreement, 2)}
+        return outline.corners, {"found_by": "outline", **evidence, "crops_to_sheet": True}
+    corners = find_sheet(stage.closed, stage.paper)
+    return corners, {"found_by": "paper_region", "crops_to_sheet": True}
 
 
 def _axis_aligned(corners: np.ndarray) -> bool:
