@@ -7,8 +7,11 @@ Two questions, answered from the trace ink (traces.py) on the working copy:
    along them it spreads evenly. `axis` is the banding of rows minus that of
    columns, plus a small prior for the page's long side (ECGs are printed
    landscape): positive when the traces run left to right.
-2. **Up or down.** `traces.upness` on the image turned so that the traces run
-   left to right: R waves and P/T waves mostly point up.
+2. **Up or down**, on the image turned so that the traces run left to right: one
+   score from two independent cues, `traces.upness` (R waves and P/T waves mostly
+   point up) plus `TEXT_WEIGHT` times `textlines.text_cue` (text lines have a flat
+   bottom and a ragged top), the text cue counting fully from `TEXT_GLYPHS` glyphs.
+   A quarter turn's direction is the sign of this score.
 
 A turn is applied only when both answers are clear (`AXIS_APPLY`, `UP_APPLY`,
 `UP_FLIP`); a weaker case becomes a suggestion the clinician accepts with one
@@ -22,13 +25,16 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ecgviewer.core.imaging.textlines import text_cue
 from ecgviewer.core.imaging.traces import banding, trace_ink, upness
 
 AXIS_APPLY = 0.15  # |axis| above this: the traces' direction is certain
 AXIS_SUGGEST = 0.0  # traces that run more vertically than this need a quarter turn
-UP_APPLY = 0.2  # |upness| above this: the quarter turn's direction is certain
-UP_FLIP = 0.3  # upness below minus this: a landscape page is turned by 180 degrees
+UP_APPLY = 0.25  # |upness| above this: the quarter turn's direction is certain
+UP_FLIP = 0.25  # upness below minus this: a landscape page is turned by 180 degrees
 UP_SUGGEST = 0.2  # upness below minus this: a 180-degree turn is suggested
+TEXT_WEIGHT = 4.0  # text cue units (line heights) to upness units
+TEXT_GLYPHS = 20  # glyphs from which the text cue counts fully
 LANDSCAPE_PRIOR = 0.1  # added to axis when the image is clearly wider than tall
 LANDSCAPE_RATIO = 1.15
 
@@ -39,8 +45,10 @@ class Orientation:
 
     turns_cw: int  # 1, 2 or 3 quarter turns clockwise
     axis: float  # >0: traces run left to right before the turn
-    upness: float  # -1..1 after the turn: how clearly the deflections point up
+    upness: float  # after the turn: the up/down score (waves plus text), >0 for upright
     confident: bool  # apply it automatically (else only suggest it)
+    waves: float = 0.0  # the wave cue alone, after the turn (traces.upness)
+    text: float = 0.0  # the text cue alone, after the turn, weighted (textlines.text_cue)
 
 
 def detect_orientation(rgb: np.ndarray) -> Orientation | None:
@@ -51,10 +59,19 @@ def detect_orientation(rgb: np.ndarray) -> Orientation | None:
     axis = _axis(ink)
     if axis < -AXIS_SUGGEST:
         return _quarter_turn(ink, axis)
-    up = upness(ink)
+    up, waves, text = _up_score(ink)
     if up >= -UP_SUGGEST:
         return None
-    return Orientation(2, axis, -up, confident=axis > AXIS_APPLY and up < -UP_FLIP)
+    confident = axis > AXIS_APPLY and up < -UP_FLIP
+    return Orientation(2, axis, -up, confident, -waves, -text)
+
+
+def _up_score(ink: np.ndarray) -> tuple[float, float, float]:
+    """The up/down score of ink with horizontal traces, and its wave and text parts."""
+    waves = upness(ink)
+    cue = text_cue(ink)
+    text = TEXT_WEIGHT * cue.score * min(1.0, cue.glyphs / TEXT_GLYPHS)
+    return waves + text, waves, text
 
 
 def _axis(ink: np.ndarray) -> float:
@@ -69,8 +86,7 @@ def _axis(ink: np.ndarray) -> float:
 
 def _quarter_turn(ink: np.ndarray, axis: float) -> Orientation:
     """Vertical traces: turn clockwise or anticlockwise, whichever leaves them pointing up."""
-    clockwise = np.ascontiguousarray(np.rot90(ink, -1))
-    up = upness(clockwise)
-    turns = 1 if up >= 0 else 3
+    up, waves, text = _up_score(np.ascontiguousarray(np.rot90(ink, -1)))
+    sign = 1.0 if up >= 0 else -1.0
     confident = axis < -AXIS_APPLY and abs(up) >= UP_APPLY
-    return Orientation(turns, axis, abs(up), confident)
+    return Orientation(2 - int(sign), axis, abs(up), confident, sign * waves, sign * text)

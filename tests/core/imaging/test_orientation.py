@@ -51,21 +51,41 @@ def test_upright_samples_are_neither_turned_nor_offered_a_turn(
         assert detect_orientation(pixels) is None, name
 
 
-@pytest.mark.parametrize("quarters", [1, 2, 3])
+# Pages whose up/down cues point the wrong way: a quarter turn of these is offered in the
+# wrong direction (never applied). ecg00003: its thin labels are lost in the ink mask and
+# its waves point mostly down; ecg00006 and ecg00019: mostly negative QRS complexes and
+# too few glyphs to outvote them.
+WRONG_WAY = {"ecg00003.png", "ecg00006.png", "ecg00019.bmp"}
+
+
+@pytest.mark.parametrize(("quarters", "least_applied"), [(1, 16), (2, 16), (3, 16)])
 def test_turned_samples_are_never_turned_wrongly(
-    upright: dict[str, np.ndarray], quarters: int
+    upright: dict[str, np.ndarray], quarters: int, least_applied: int
 ) -> None:
     """np.rot90 turns anticlockwise; the fix is `quarters` turns clockwise. A sure turn is
-    always right; a sideways page always gets a quarter turn, applied or suggested."""
+    always right; a sideways page always gets a quarter turn, applied or suggested, in the
+    right direction except for WRONG_WAY."""
     applied = 0
     for name, pixels in upright.items():
         found = detect_orientation(np.ascontiguousarray(np.rot90(pixels, quarters)))
         if quarters != 2:
             assert found is not None and found.turns_cw in (1, 3), name
+            assert found.turns_cw == quarters or name in WRONG_WAY, (name, found)
         if found is not None and found.confident:
             assert found.turns_cw == quarters, (name, found)
             applied += 1
-    assert applied >= 6  # measured: 11 of 34 for 90 and 270 degrees, 7 for 180
+    assert applied >= least_applied  # measured: 17 of 34 at 90, 18 at 180 and at 270
+
+
+def test_both_up_down_cues_count(upright: dict[str, np.ndarray]) -> None:
+    """Waves alone or text alone would leave more pages the wrong way up (measured: each
+    right on 25 and 28 of the 34 upright pages, together on 32)."""
+    found = {
+        n: detect_orientation(np.ascontiguousarray(np.rot90(p, 2))) for n, p in upright.items()
+    }
+    sure = [f for f in found.values() if f is not None and f.confident]
+    assert any(f.waves < 0 < f.text for f in sure)  # text outvotes the waves
+    assert any(f.text < 0 < f.waves for f in sure)  # and the other way round
 
 
 def test_sideways_page_opens_upright_and_the_turn_is_recorded(page: Image.Image) -> None:
