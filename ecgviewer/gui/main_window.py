@@ -47,6 +47,7 @@ from ecgviewer.gui.model_control import ModelControl
 from ecgviewer.gui.model_owner import ModelThread
 from ecgviewer.gui.qtimage import thumbnail, to_qimage
 from ecgviewer.gui.reading import ReadingController
+from ecgviewer.gui.ready_marks import mark_ready
 from ecgviewer.gui.tasks import run_task
 
 log = logging.getLogger(__name__)
@@ -80,6 +81,7 @@ class MainWindow(QMainWindow):
         self._build_central()
         self.reading = ReadingController(self.panel, self.model.owner, self)
         self.reading.status_changed.connect(self._model_status.setText)
+        self.reading.readiness_changed.connect(self._on_reading_readiness_changed)
         self._build_history()
         self.edit_bar = EditBar(self, self.view)
         build_menus(self)
@@ -254,6 +256,13 @@ class MainWindow(QMainWindow):
         self.edit_bar.set_case(self._current)
         self.reading.set_case(self._current)
         self.refresh_view(keep_view=False)
+
+    def _on_reading_readiness_changed(self) -> None:
+        """Case strip: a green dot on the cases whose image is read (they answer at once)."""
+        for row, case in enumerate(self.cases):
+            item = self.case_list.item(row)
+            if item is not None:  # None only while a case is being added or closed
+                mark_ready(item, self.reading.is_ready(case))
 
     def step_case(self, step: int) -> None:
         if self.cases:

@@ -6,6 +6,13 @@ delivered back on the GUI thread. `cancel()` is the exception: it is called
 directly from the GUI thread and only sets the runtime's shared stop flag, so a
 Stop is honoured at the next token even while the owner thread is busy.
 
+Requests go through one slot (core/inference/read_ahead.py), not Qt's queue:
+`prepare_requested` and `interpret_requested` are handled directly on the GUI
+thread, where a newer request replaces the waiting one, and a queued wake-up
+lets the owner thread run whatever waits when it is free. While a read ahead
+runs, the owner thread asks the slot every 50 ms whether to give it up for a
+request about another image (`read_abandoned`; the worker is restarted).
+
 When the worker dies, `engine_stopped` is emitted from the runtime's watcher
 thread at once, whatever the owner thread is doing; the owner thread then
 lets the runtime restart it (`restarted`) or say that it will not (`failed`).
@@ -14,16 +21,25 @@ lets the runtime restart it (`restarted`) or say that it will not (`failed`).
 from __future__ import annotations
 
 import logging
+import time
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QObject, QThread, Signal, Slot
+from PySide6.QtCore import QObject, Qt, QThread, Signal, Slot
 
 from ecgviewer.core.errors import EcgViewerError, ModelError
-from ecgviewer.core.inference.client import Failed, Finished, Prepared, Started, TextDelta
+from ecgviewer.core.inference.client import (
+    Abandoned,
+    Failed,
+    Finished,
+    Prepared,
+    Started,
+    TextDelta,
+)
 from ecgviewer.core.inference.crash import CrashReport
 from ecgviewer.core.inference.loaded import LoadedModel, Restarted
 from ecgviewer.core.inference.machine import MachineFacts, cpu_name
+from ecgviewer.core.inference.read_ahead import ReadRequest, ReadSlot
 from ecgviewer.core.inference.runtime import ModelRuntime
 from ecgviewer.core.paths import AppPaths
 from ecgviewer.core.settings import ModelSettings
@@ -38,7 +54,9 @@ class ModelOwner(QObject):
     loaded = Signal(object)  # LoadedModel
     load_failed = Signal(object)  # EcgViewerError
     unloaded = Signal()
-    prepared = Signal(int, object)  # request tag, times
+    prepared = Signal(int, object)  # request tag, times ({} when it was prepared already)
+    read_abandoned = Signal(int)  # tag of a read ahead given up for another image
+    ready_images = Signal(object)  # frozenset of image keys answered at once
     started = Signal(int)
     text_arrived = Signal(int, str)
     finished = Signal(int, object)  # tag, Finished
@@ -50,18 +68,23 @@ class ModelOwner(QObject):
     # requests from the GUI thread (queued to the owner thread)
     load_requested = Signal(str, str, object)
     unload_requested = Signal()
+    # (these two are handled on the GUI thread: they only fill the slot and wake the owner)
     interpret_requested = Signal(int, bytes, str, object)  # tag, png, question, history
-    prepare_requested = Signal(int, bytes)
+    prepare_requested = Signal(int, bytes)  # tag, png: read ahead
     probe_requested = Signal()
     _recover_requested = Signal()  # from the watcher thread
+    _wake = Signal()  # a request waits in the slot
 
     def __init__(self, paths: AppPaths) -> None:
         super().__init__()
         self._runtime = ModelRuntime(paths, on_engine_exit=self._on_runtime_engine_exit)
+        self._slot = ReadSlot()
+        direct = Qt.ConnectionType.DirectConnection
         self.load_requested.connect(self._on_load_requested)
         self.unload_requested.connect(self._on_unload_requested)
-        self.interpret_requested.connect(self._on_interpret_requested)
-        self.prepare_requested.connect(self._on_prepare_requested)
+        self.interpret_requested.connect(self._on_interpret_requested, direct)
+        self.prepare_requested.connect(self._on_prepare_requested, direct)
+        self._wake.connect(self._on_wake)
         self.probe_requested.connect(self._on_probe_requested)
         self._recover_requested.connect(self._on_recover_requested)
 
@@ -70,7 +93,17 @@ class ModelOwner(QObject):
         return self._runtime
 
     def cancel(self) -> None:
-        """GUI thread: stop the current request at its next token."""
+        """GUI thread: Stop. An answer still waiting ends at once; a running one at its
+        next token."""
+        dropped = self._slot.drop_answer()
+        if dropped is None:
+            self._runtime.cancel()
+        else:
+            self.finished.emit(dropped.tag, Finished(0, "cancelled", {}))
+
+    def stop_all(self) -> None:
+        """GUI thread (closing): nothing waiting runs, and the running request stops."""
+        self._slot.clear()
         self._runtime.cancel()
 
     def _on_runtime_engine_exit(self, crash: CrashReport) -> None:
@@ -82,6 +115,7 @@ class ModelOwner(QObject):
     def _on_recover_requested(self) -> None:
         for event in self._runtime.recover():
             self._relay(0, event)
+        self._tell_ready()
 
     @Slot()
     def _on_probe_requested(self) -> None:
@@ -104,26 +138,63 @@ class ModelOwner(QObject):
             self.load_failed.emit(ModelError(f"The model could not be loaded ({error})."))
         else:
             self.loaded.emit(model)
+        self._tell_ready()
 
     @Slot()
     def _on_unload_requested(self) -> None:
         self._runtime.unload()
         self.unloaded.emit()
+        self._tell_ready()
 
+    # -- requests: one slot, the newest wins -------------------------------------
     @Slot(int, bytes)
     def _on_prepare_requested(self, tag: int, png: bytes) -> None:
-        if self._runtime.loaded is None:
-            return
-        try:
-            for event in self._runtime.prepare(png):
-                self._relay(tag, event)
-        except EcgViewerError as error:
-            self.failed.emit(tag, error)
+        """GUI thread: read `png` ahead; replaces a read ahead that has not started."""
+        self._slot.put(ReadRequest(tag, png))
+        self._wake.emit()
 
     @Slot(int, bytes, str, object)
     def _on_interpret_requested(
         self, tag: int, png: bytes, question: str, history: list[tuple[str, str]]
     ) -> None:
+        """GUI thread: answer next; a read of another image gives way (see read_ahead.py)."""
+        self._slot.put(ReadRequest(tag, png, question, tuple(history)))
+        self._wake.emit()
+
+    @Slot()
+    def _on_wake(self) -> None:
+        """Owner thread: run the request waiting in the slot, if it is still there."""
+        request = self._slot.take(_now_ms())
+        if request is None:
+            return  # a newer request took its place, and an earlier wake-up ran it
+        try:
+            if request.question is not None:
+                self._answer(request.tag, request.png, request.question, list(request.history))
+            elif self._runtime.loaded is not None:
+                self._read_ahead(request.tag, request.png)
+        finally:
+            self._slot.done()
+        self._tell_ready()
+
+    def _read_ahead(self, tag: int, png: bytes) -> None:
+        told = False
+        try:
+            for event in self._runtime.prepare(png, self._should_abandon):
+                told = told or isinstance(event, Prepared | Abandoned | Failed)
+                self._relay(tag, event)
+        except EcgViewerError as error:
+            self.failed.emit(tag, error)
+            return
+        if not told:
+            self.prepared.emit(tag, {})  # it was the image prepared last: nothing to read
+
+    def _should_abandon(self) -> bool:
+        """Owner thread, every 50 ms while a read ahead runs."""
+        loaded = self._runtime.loaded
+        estimate = loaded.encode_estimate_ms if loaded is not None else 0.0
+        return self._slot.should_abandon(_now_ms(), estimate, self._runtime.restart_estimate_ms)
+
+    def _answer(self, tag: int, png: bytes, question: str, history: list[tuple[str, str]]) -> None:
         try:
             for event in self._runtime.interpret(png, question, history=history):
                 self._relay(tag, event)
@@ -132,6 +203,9 @@ class ModelOwner(QObject):
         except Exception as error:
             log.exception("interpretation failed")
             self.failed.emit(tag, ModelError(f"The interpretation failed ({error})."))
+
+    def _tell_ready(self) -> None:
+        self.ready_images.emit(self._runtime.ready.keys())
 
     def _relay(self, tag: int, event: Any) -> None:
         if isinstance(event, Prepared):
@@ -146,6 +220,8 @@ class ModelOwner(QObject):
             self.failed.emit(tag, event.error)
         elif isinstance(event, Restarted):
             self.restarted.emit(event.model, event.note)
+        elif isinstance(event, Abandoned):
+            self.read_abandoned.emit(tag)
 
     @Slot()
     def shutdown(self) -> None:
@@ -165,8 +241,12 @@ class ModelThread:
 
     def stop(self) -> None:
         """GUI thread: cancel generation, close the worker, end the thread."""
-        self.owner.cancel()
+        self.owner.stop_all()
         if self.thread.isRunning():
             self.thread.quit()
             self.thread.wait(30_000)
         self.owner.shutdown()  # the thread has ended: safe to call from here
+
+
+def _now_ms() -> float:
+    return time.monotonic() * 1000.0

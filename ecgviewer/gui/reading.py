@@ -4,11 +4,18 @@
 requests to the model owner, appends streamed text to the right case's thread,
 and keeps the status line truthful. Every request carries a tag; text arriving
 with an old tag (after Stop, or from a case that was closed) is dropped.
+
+The read ahead follows the case on screen: showing a case asks the owner to
+read its image, which replaces a read ahead of the case shown before (the
+owner keeps one waiting request and gives up a running read of another image
+when that is quicker; core/inference/read_ahead.py). `is_ready` tells which
+cases would be answered at once; `readiness_changed` says when to look again.
 """
 
 from __future__ import annotations
 
 import time
+import weakref
 from dataclasses import replace
 
 from PySide6.QtCore import QObject, QTimer, Signal
@@ -19,6 +26,7 @@ from ecgviewer.core.inference.client import Finished
 from ecgviewer.core.inference.crash import CrashReport
 from ecgviewer.core.inference.encode_times import read_time_ms
 from ecgviewer.core.inference.loaded import LoadedModel
+from ecgviewer.core.inference.read_ahead import image_key
 from ecgviewer.core.workspace import OpenCase
 from ecgviewer.gui.errors import present_error
 from ecgviewer.gui.interpretation_panel import InterpretationPanel
@@ -41,6 +49,7 @@ class ReadingController(QObject):
     turn_text = Signal(object, object, str)  # OpenCase, Turn, delta
     turn_finished = Signal(object, object)  # OpenCase, Turn
     thread_truncated = Signal(object, int)  # OpenCase, turns kept (Regenerate, New reading)
+    readiness_changed = Signal()  # ask is_ready(case) again
 
     def __init__(self, panel: InterpretationPanel, owner: ModelOwner, parent: QObject) -> None:
         super().__init__(parent)
@@ -56,6 +65,8 @@ class ReadingController(QObject):
         self._stopping = False
         self._preparing_tag = 0
         self._prepare_started = 0.0
+        self._ready: frozenset[str] = frozenset()  # image keys the engine answers at once
+        self._keys: dict[int, tuple[weakref.ref[OpenCase], str]] = {}  # id -> (case, image key)
         self._settle_timer = QTimer(self, singleShot=True, interval=1000)
         self._settle_timer.timeout.connect(self.prepare_current)
         self._countdown = QTimer(self, interval=500)
@@ -70,11 +81,31 @@ class ReadingController(QObject):
         owner.finished.connect(self._on_owner_finished)
         owner.failed.connect(self._on_owner_failed)
         owner.engine_stopped.connect(self._on_owner_engine_stopped)
+        owner.ready_images.connect(self._on_owner_ready_images)
 
     # -- state ----------------------------------------------------------------
     @property
     def busy(self) -> bool:
         return self._active is not None
+
+    def is_ready(self, case: OpenCase) -> bool:
+        """Whether Interpret on `case` would start answering at once (its image is read)."""
+        known = self._keys.get(id(case))
+        if self._model is None or known is None or known[0]() is not case:
+            return False  # never asked about in this session: the engine has not read it
+        return known[1] in self._ready
+
+    def _png_of(self, case: OpenCase) -> bytes:
+        """The model input of `case`, remembering its key for `is_ready`."""
+        png = case.model_png()
+        self._keys = {k: v for k, v in self._keys.items() if v[0]() is not None}  # closed: gone
+        self._keys[id(case)] = (weakref.ref(case), image_key(png))
+        return png
+
+    def _on_owner_ready_images(self, keys: frozenset[str]) -> None:
+        if keys != self._ready:
+            self._ready = keys
+            self.readiness_changed.emit()
 
     def set_status(self, text: str) -> None:
         self._panel.set_status(text)
@@ -96,19 +127,23 @@ class ReadingController(QObject):
         self._case = case
         self._panel.show_thread(case.case.thread if case else [])
         self._panel.set_notes(case.case.notes if case else "")
+        self.readiness_changed.emit()  # an edited image is not the one read
         if settle:
             self._settle_timer.start()  # another edit within a second restarts the wait
         else:
             self.prepare_current()
 
     def prepare_current(self) -> None:
-        """Speculatively encode the current image so Interpret answers sooner."""
+        """Speculatively encode the current image so Interpret answers sooner.
+
+        It replaces the read ahead of a case shown before (see the module docstring).
+        """
         if self._case is None or self._model is None or self.busy:
             return
         self._tag += 1
         self._preparing_tag = self._tag
         self._prepare_started = time.perf_counter()
-        self._owner.prepare_requested.emit(self._tag, self._case.model_png())
+        self._owner.prepare_requested.emit(self._tag, self._png_of(self._case))
         self._on_countdown_timeout()
         self._countdown.start()
 
@@ -161,14 +196,14 @@ class ReadingController(QObject):
         self._preparing_tag = 0
         self.set_status("Reading image...")
         self.turn_started.emit(case, turn)
-        self._owner.interpret_requested.emit(self._tag, case.model_png(), question, history)
+        self._owner.interpret_requested.emit(self._tag, self._png_of(case), question, history)
 
     def stop(self) -> None:
         """Honoured at the worker's next token: the owner sets a shared flag directly."""
         if self._active is not None:
             self._stopping = True
-            self._owner.cancel()
             self.set_status("Stopping...")
+            self._owner.cancel()  # an answer that had not begun is "Stopped" at once
 
     def _on_panel_regenerate_requested(self) -> None:
         case = self._case
@@ -259,4 +294,6 @@ class ReadingController(QObject):
         self._panel.set_busy(False)
         if case is self._case:
             self._panel.show_thread(case.case.thread)
+        else:  # the clinician moved on while it answered: read ahead for the case now shown
+            QTimer.singleShot(0, self.prepare_current)
         self.turn_finished.emit(case, turn)

@@ -32,6 +32,7 @@ class OwnerSignals(QObject):
     engine_stopped = Signal(object)
     prepare_requested = Signal(int, bytes)
     interpret_requested = Signal(int, bytes, str, object)
+    ready_images = Signal(object)
 
 
 def test_the_countdown_starts_from_the_last_measured_read(qtbot: QtBot, tmp_path: Path) -> None:

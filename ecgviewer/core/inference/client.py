@@ -63,7 +63,17 @@ class Failed:
     error: EcgViewerError
 
 
-Event = Started | TextDelta | Prepared | Finished | Failed
+@dataclass(frozen=True)
+class Abandoned:
+    """The caller gave the request up; its worker was stopped with it (start another)."""
+
+    request_id: int
+
+
+Event = Started | TextDelta | Prepared | Finished | Failed | Abandoned
+
+AbandonCheck = Callable[[], bool]
+"""Asked on the caller's thread about every 50 ms while a request runs: give it up now?"""
 
 ExitListener = Callable[[int, CrashReport], None]
 """(worker generation, report): called on the watcher thread when a worker dies unasked."""
@@ -200,14 +210,19 @@ class InferenceClient:
                 raise ModelError("Loading the model was cancelled.")
         return self.load_info
 
-    def prepare(self, png: bytes, key: str = "") -> Iterator[Event]:
+    def prepare(
+        self, png: bytes, key: str = "", abandon: AbandonCheck | None = None
+    ) -> Iterator[Event]:
         """Encode an image and evaluate the prompt prefix; yields Prepared or Failed.
 
         `key` names the prepared state for the worker's prefix cache ("" = no reuse).
+        When `abandon` says so, the worker is stopped mid-read (llama.cpp's image
+        encoder cannot be interrupted) and Abandoned is yielded; the next request
+        starts a fresh worker, which has to be loaded first.
         """
         request_id = self._new_id()
         self._send({"op": "prepare", "id": request_id, "png": png, "key": key})
-        yield from self._events(request_id)
+        yield from self._events(request_id, abandon)
 
     def ask(
         self, question: str, *, history: Sequence[tuple[str, str]], max_tokens: int,
@@ -236,12 +251,17 @@ class InferenceClient:
             )
         self._conn.send(message)
 
-    def _events(self, request_id: int) -> Iterator[Event]:
+    def _events(self, request_id: int, abandon: AbandonCheck | None = None) -> Iterator[Event]:
         """Read messages for `request_id` until it ends; late messages of old ids are dropped."""
         conn = self._conn
         assert conn is not None
         while True:
-            message = self._receive(conn)
+            message = self._receive(conn, abandon)
+            if message is None:  # given up: stopped on purpose, so not reported as a crash
+                self._discard_process()
+                log.info("image read abandoned: worker stopped")
+                yield Abandoned(request_id)
+                return
             kind, message_id = message[0], message[1]
             if message_id != request_id:
                 continue  # a late token of a request that was already given up
@@ -251,7 +271,8 @@ class InferenceClient:
             if kind in ("probed", "loaded", "prepared", "finished", "cancelled", "failed"):
                 return
 
-    def _receive(self, conn: Connection) -> tuple[Any, ...]:
+    def _receive(self, conn: Connection, abandon: AbandonCheck | None) -> tuple[Any, ...] | None:
+        """The next message; None when `abandon` gave the request up while waiting."""
         while True:
             try:
                 if conn.poll(POLL_SECONDS):
@@ -260,6 +281,8 @@ class InferenceClient:
                 pass
             else:
                 if self._process is not None and self._process.is_alive():
+                    if abandon is not None and abandon():
+                        return None
                     continue
             return self._crashed()
 

@@ -15,7 +15,6 @@ retries.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -35,6 +34,8 @@ from ecgviewer.core.case import (
 from ecgviewer.core.errors import EngineCrashError, ModelError
 from ecgviewer.core.inference import memory
 from ecgviewer.core.inference.client import (
+    AbandonCheck,
+    Abandoned,
     Event,
     Failed,
     Finished,
@@ -63,6 +64,7 @@ from ecgviewer.core.inference.machine import MachineFacts, repack_refusal
 from ecgviewer.core.inference.prefix_cache import prefix_key
 from ecgviewer.core.inference.preflight import PairFacts, check_pair
 from ecgviewer.core.inference.prompts import PROMPTS_VERSION
+from ecgviewer.core.inference.read_ahead import PROCESS_START_MS, ReadyImages, image_key
 from ecgviewer.core.inference.spec import LoadSpec, batch_tokens
 from ecgviewer.core.paths import AppPaths
 from ecgviewer.core.settings import ModelSettings
@@ -101,6 +103,8 @@ class ModelRuntime:
         self._guard = CrashGuard()
         self._handled_generation = 0  # the last worker whose death was dealt with
         self._unhandled_exit: tuple[int, CrashReport] | None = None
+        self.ready = ReadyImages()  # images answered at once; model thread
+        self._restart_ms = 0.0  # the last restart after an abandoned read
 
     @property
     def loaded(self) -> LoadedModel | None:
@@ -208,6 +212,7 @@ class ModelRuntime:
                 "settings again, use Forget crash settings in Model settings."
             )
         self._notes = tuple(notes)
+        self.ready, self._restart_ms = ReadyImages(on_disk=spec.cache_limit_bytes > 0), 0.0
         try:
             loaded = self._start(spec, self._notes)
         except EngineCrashError as error:
@@ -263,8 +268,9 @@ class ModelRuntime:
             machine=machine.summary(),  # threads are a field of their own
             buffer_types=", ".join(info.get("buffer_types", [])),
         )  # fmt: skip
-        if gpu_fallback:
-            notes = (*notes, "The model could not be loaded on the GPU; it runs on the CPU.")
+        gpu_note = "The model could not be loaded on the GPU; it runs on the CPU."
+        if gpu_fallback and gpu_note not in notes:  # a restart keeps the notes it had
+            notes = (*notes, gpu_note)
         self._timing_key = timing_key(provenance, decoding)
         self._loaded = LoadedModel(
             checked.facts, provenance, checked.expected, float(info.get("load_ms", 0.0)),
@@ -278,6 +284,7 @@ class ModelRuntime:
         self._loaded = None
         self._prepared_key = ""
         self._spec = None
+        self.ready = ReadyImages()
         self._unhandled_exit = None
         self._handled_generation = self._client.generation
 
@@ -288,21 +295,49 @@ class ModelRuntime:
         """Stop the current request at its next token. Safe from any thread."""
         self._client.cancel()
 
+    @property
+    def restart_estimate_ms(self) -> float:
+        """What giving up a read costs: the last restart, else the load and a process start."""
+        if self._restart_ms > 0:
+            return self._restart_ms
+        return (self._loaded.load_ms if self._loaded else 0.0) + PROCESS_START_MS
+
     # -- answering ---------------------------------------------------------
-    def prepare(self, png: bytes) -> Iterator[RuntimeEvent]:
-        """Encode `png` and evaluate the prompt prefix unless it is already prepared."""
-        key = hashlib.sha256(png).hexdigest()
+    def prepare(self, png: bytes, abandon: AbandonCheck | None = None) -> Iterator[RuntimeEvent]:
+        """Encode `png` and evaluate the prompt prefix unless it is already prepared.
+
+        `abandon` (for a read ahead) may give the read up mid-way: Abandoned is
+        yielded and the worker is started again with the same settings.
+        """
+        key = image_key(png)
         if key == self._prepared_key:
             return
         loaded = self._require_loaded()
         self._prepared_key = ""
         identity = loaded.provenance
         cache_key = prefix_key(identity.model.sha256, identity.mmproj.sha256, key)
-        for event in self._guarded(self._client.prepare(png, cache_key)):
+        for event in self._guarded(self._client.prepare(png, cache_key, abandon)):
             if isinstance(event, Prepared):
                 self._prepared_key = key
+                self.ready.add(key)
                 self._remember_encode_time(event.times)
             yield event
+            if isinstance(event, Abandoned):
+                yield from self._restart_abandoned(loaded)
+
+    def _restart_abandoned(self, loaded: LoadedModel) -> Iterator[RuntimeEvent]:
+        """The worker was stopped mid-read on purpose: start it again as it was (no crash)."""
+        spec = self._spec
+        assert spec is not None
+        start = time.perf_counter()
+        self.ready.worker_restarted()
+        try:
+            self._start(spec, loaded.notes)
+        except EngineCrashError as error:
+            yield from self._after_crash(0, error)
+            return
+        self._restart_ms = (time.perf_counter() - start) * 1000.0
+        log.info("worker restarted after an abandoned read (%.0f ms)", self._restart_ms)
 
     def _remember_encode_time(self, times: dict[str, object]) -> None:
         """Keep a real image read's time (not a cache hit) as the next countdown's estimate."""
@@ -458,6 +493,7 @@ class ModelRuntime:
         self._client.close()
         self._loaded = None
         self._prepared_key = ""
+        self.ready.worker_restarted()
 
     def _require_loaded(self) -> LoadedModel:
         if self._loaded is None:
