@@ -26,7 +26,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from ecgviewer.core.imaging.textlines import text_cue
-from ecgviewer.core.imaging.traces import banding, trace_ink, upness
+from ecgviewer.core.imaging.timecue import time_cue
+from ecgviewer.core.imaging.traces import banding, faint_trace_ink, trace_ink, upness
 
 AXIS_APPLY = 0.15  # |axis| above this: the traces' direction is certain
 AXIS_SUGGEST = 0.0  # traces that run more vertically than this need a quarter turn
@@ -35,6 +36,7 @@ UP_FLIP = 0.25  # upness below minus this: a landscape page is turned by 180 deg
 UP_SUGGEST = 0.2  # upness below minus this: a 180-degree turn is suggested
 TEXT_WEIGHT = 4.0  # text cue units (line heights) to upness units
 TEXT_GLYPHS = 20  # glyphs from which the text cue counts fully
+TIME_WEIGHT = 1.0  # time cue units to upness units (more would turn upright bbox_00002)
 LANDSCAPE_PRIOR = 0.1  # added to axis when the image is clearly wider than tall
 LANDSCAPE_RATIO = 1.15
 
@@ -49,6 +51,7 @@ class Orientation:
     confident: bool  # apply it automatically (else only suggest it)
     waves: float = 0.0  # the wave cue alone, after the turn (traces.upness)
     text: float = 0.0  # the text cue alone, after the turn, weighted (textlines.text_cue)
+    time: float = 0.0  # the time cue alone, after the turn, weighted (timecue.time_cue)
 
 
 def detect_orientation(rgb: np.ndarray) -> Orientation | None:
@@ -57,21 +60,23 @@ def detect_orientation(rgb: np.ndarray) -> Orientation | None:
     if int(ink.sum()) < 200:
         return None
     axis = _axis(ink)
+    faint = faint_trace_ink(rgb)
     if axis < -AXIS_SUGGEST:
-        return _quarter_turn(ink, axis)
-    up, waves, text = _up_score(ink)
+        return _quarter_turn(ink, faint, axis)
+    up, cues = _up_score(ink, faint)
     if up >= -UP_SUGGEST:
         return None
     confident = axis > AXIS_APPLY and up < -UP_FLIP
-    return Orientation(2, axis, -up, confident, -waves, -text)
+    return Orientation(2, axis, -up, confident, *(-cue for cue in cues))
 
 
-def _up_score(ink: np.ndarray) -> tuple[float, float, float]:
-    """The up/down score of ink with horizontal traces, and its wave and text parts."""
+def _up_score(ink: np.ndarray, faint: np.ndarray) -> tuple[float, tuple[float, float, float]]:
+    """The up/down score of masks with horizontal traces, and its wave, text and time parts."""
     waves = upness(ink)
     cue = text_cue(ink)
     text = TEXT_WEIGHT * cue.score * min(1.0, cue.glyphs / TEXT_GLYPHS)
-    return waves + text, waves, text
+    time = TIME_WEIGHT * time_cue(faint)
+    return waves + text + time, (waves, text, time)
 
 
 def _axis(ink: np.ndarray) -> float:
@@ -84,9 +89,9 @@ def _axis(ink: np.ndarray) -> float:
     return banding(ink.sum(axis=1)) - banding(ink.sum(axis=0)) + prior
 
 
-def _quarter_turn(ink: np.ndarray, axis: float) -> Orientation:
+def _quarter_turn(ink: np.ndarray, faint: np.ndarray, axis: float) -> Orientation:
     """Vertical traces: turn clockwise or anticlockwise, whichever leaves them pointing up."""
-    up, waves, text = _up_score(np.ascontiguousarray(np.rot90(ink, -1)))
+    up, cues = _up_score(*(np.ascontiguousarray(np.rot90(m, -1)) for m in (ink, faint)))
     sign = 1.0 if up >= 0 else -1.0
     confident = axis < -AXIS_APPLY and abs(up) >= UP_APPLY
-    return Orientation(2 - int(sign), axis, abs(up), confident, sign * waves, sign * text)
+    return Orientation(2 - int(sign), axis, abs(up), confident, *(sign * cue for cue in cues))

@@ -15,17 +15,31 @@ MIN_DARKNESS = 20  # gray levels below the local paper
 INK_SHARE = 96  # percentile: at most about 4 % of the page is trace, text or labels
 MAX_SATURATION = 110  # of 255: a coloured grid line is not trace
 MIN_SPECK_PX = 8
+DARK_SHARE = 0.45  # of the darkest marks' darkness: the least a trace mark has
+FAINT_SHARE = 0.3  # the same for the faint mask
 
 
 def trace_ink(rgb: np.ndarray) -> np.ndarray:
     """A 0/1 mask of trace, label and text ink in an RGB image (working scale)."""
+    ink = _dark_marks(rgb, DARK_SHARE)
+    return _without_specks(ink & (1 - _long_lines(ink)))
+
+
+def faint_trace_ink(rgb: np.ndarray) -> np.ndarray:
+    """Like `trace_ink`, but keeping fainter strokes (thin QRS lines, broken traces) and
+    removing grid lines that are broken by a few pixels; for the time cue (timecue.py)."""
+    ink = _dark_marks(rgb, FAINT_SHARE)
+    return _without_specks(ink & (1 - _long_lines(ink, bridge=7)))
+
+
+def _dark_marks(rgb: np.ndarray, faint: float) -> np.ndarray:
+    """Marks darker than the local paper by a level set from the page's darkest marks."""
     gray = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
     paper = cv2.morphologyEx(gray, cv2.MORPH_CLOSE, np.ones((9, 9), np.uint8))
     darkness = cv2.subtract(cv2.blur(paper, (15, 15)), gray)
-    level = max(MIN_DARKNESS, 0.45 * _percentile(darkness, 99.5), _percentile(darkness, INK_SHARE))
+    level = max(MIN_DARKNESS, faint * _percentile(darkness, 99.5), _percentile(darkness, INK_SHARE))
     saturation = cv2.cvtColor(rgb, cv2.COLOR_RGB2HSV)[..., 1]
-    ink = ((darkness > level) & (saturation < MAX_SATURATION)).astype(np.uint8)
-    return _without_specks(ink & (1 - _long_lines(ink)))
+    return ((darkness > level) & (saturation < MAX_SATURATION)).astype(np.uint8)
 
 
 def _percentile(values: np.ndarray, q: float) -> float:
@@ -34,11 +48,16 @@ def _percentile(values: np.ndarray, q: float) -> float:
     return float(np.searchsorted(cumulative, q / 100.0 * cumulative[-1]))
 
 
-def _long_lines(ink: np.ndarray) -> np.ndarray:
-    """Straight horizontal or vertical runs over a quarter of the image (grid, edges)."""
+def _long_lines(ink: np.ndarray, bridge: int = 0) -> np.ndarray:
+    """Straight horizontal or vertical runs over a quarter of the image (grid, edges); with
+    `bridge`, vertical runs over a third of it with gaps up to `bridge` pixels."""
     height, width = ink.shape
     across = cv2.morphologyEx(ink, cv2.MORPH_OPEN, np.ones((1, max(15, width // 4)), np.uint8))
-    down = cv2.morphologyEx(ink, cv2.MORPH_OPEN, np.ones((max(15, height // 4), 1), np.uint8))
+    tall = height // 4
+    if bridge:
+        ink = cv2.morphologyEx(ink, cv2.MORPH_CLOSE, np.ones((bridge, 1), np.uint8))
+        tall = height // 3
+    down = cv2.morphologyEx(ink, cv2.MORPH_OPEN, np.ones((max(15, tall), 1), np.uint8))
     return np.asarray(cv2.dilate(np.maximum(across, down), np.ones((3, 3), np.uint8)))
 
 
