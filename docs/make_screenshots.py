@@ -1,6 +1,10 @@
 """Regenerate the README / docs screenshots of the real window (offscreen Qt).
 
-    QT_QPA_PLATFORM=offscreen python docs/make_screenshots.py
+    QT_QPA_PLATFORM=offscreen python docs/make_screenshots.py [study]
+
+With `study`, only the patient-and-study screens (no model needed): the form
+filled in, the case reopened from the history at the next start, page 1 of its
+report, and the fields a cart PDF carries offered with one click.
 
 Uses a tilted synthetic ECG (licence-clean) and the small Gemma 3 test model
 from the test suite, so the streamed text is meaningless and the panel labels
@@ -44,6 +48,9 @@ def wait_until(condition: object, seconds: float) -> None:
 def main() -> int:
     os.environ["ECGVIEWER_HOME"] = tempfile.mkdtemp()
     app = create_application(sys.argv[:1])
+    if sys.argv[1:] == ["study"]:
+        study_screens()
+        return 0
     window = MainWindow(app_paths().ensure(), Settings(disclaimer_acknowledged=True))
     window.resize(1440, 900)
     window.show()
@@ -118,6 +125,95 @@ def import_screens(window: MainWindow) -> None:
     wait_until(lambda: "Imported" in dialog.stage_label.text(), 300)
     dialog.grab().save(str(OUT / "import-report.png"))
     dialog.close()
+
+
+STUDY = {
+    "name": "Roe, Jane",
+    "patient_id": "MRN-0042",
+    "date_of_birth": "1958-02-03",
+    "acquisition_date": "2026-11-29 09:41",
+    "referring_clinician": "Dr A. Example",
+    "indication": "Palpitations on exertion",
+    "comment": "Compare with the ECG of 2025-06",
+}
+
+
+def new_window() -> MainWindow:
+    window = MainWindow(app_paths().ensure(), Settings(disclaimer_acknowledged=True))
+    window.resize(1440, 900)
+    window.show()
+    wait_until(lambda: window.history.available, 15)
+    return window
+
+
+def study_screens() -> None:
+    """Type the study fields, reopen the case at the next start, print page 1."""
+    from PySide6.QtTest import QTest
+
+    window = new_window()
+    scan = Path(tempfile.mkdtemp()) / "ecg-2026-11-29-0941.png"
+    render(width_px=1800).image.rotate(4.0, expand=True, fillcolor=(90, 84, 78)).save(scan)
+    window.open_paths([scan])
+    wait_until(lambda: window.cases and window.cases[0].case.case_id, 30)
+    form = window.case_header.study_form
+    for key, value in STUDY.items():
+        QTest.keyClicks(form.edits[key], value)
+    form.sex_box.setCurrentIndex(form.sex_box.findData("F"))
+    wait_until(lambda: window.cases[0].case.study.get("comment"), 10)
+    window.grab().save(str(OUT / "study-form.png"))
+    report = Path(tempfile.mkdtemp()) / "report.pdf"
+    from ecgviewer.gui.exporting import write_pdf_in_background
+
+    write_pdf_in_background(window, window.cases[0], report, "A4")
+    wait_until(report.exists, 60)
+    window.close()
+    window = new_window()  # the next start: find the case and reopen it
+    window.history_panel.toggleViewAction().trigger()
+    window.history_panel.search_box.setText("roe")
+    wait_until(window.history_panel.case_ids, 10)
+    window.history_panel.select_case(window.history_panel.case_ids()[0])
+    window.history_panel.reopen_button.click()
+    wait_until(lambda: window.cases, 30)
+    window.grab().save(str(OUT / "study-reopened.png"))
+    page_one(report, OUT / "study-report-page1.png")
+    proposal_screen(window)
+    window.close()
+
+
+def page_one(pdf: Path, png: Path) -> None:
+    import pypdfium2
+
+    document = pypdfium2.PdfDocument(str(pdf))
+    try:
+        document[0].render(scale=110 / 72).to_pil().save(png)
+    finally:
+        document.close()
+
+
+def proposal_screen(window: MainWindow) -> None:
+    """A cart-like PDF whose header names the patient: the window offers the fields."""
+    from reportlab.lib.pagesizes import A4, landscape
+    from reportlab.pdfgen.canvas import Canvas
+
+    pdf = Path(tempfile.mkdtemp()) / "cart-export-0815.pdf"
+    canvas = Canvas(str(pdf), pagesize=landscape(A4))
+    header = [("Name", "Example, Max"), ("Pat.-ID", "0815-4711"), ("Geb.-datum", "03.02.1958"),
+              ("Geschlecht", "männlich")]  # fmt: skip
+    for row, (label, value) in enumerate(header):
+        canvas.drawString(40, 560 - 14 * row, label)
+        canvas.drawString(120, 560 - 14 * row, value)
+    canvas.drawString(300, 560, "29.11.2026 09:41:07")
+    canvas.drawImage(str(sample_page()), 40, 40, width=760, height=460)
+    canvas.save()
+    window.open_paths([pdf])
+    wait_until(lambda: len(window.cases) == 2, 30)
+    window.grab().save(str(OUT / "study-proposals.png"))
+
+
+def sample_page() -> Path:
+    path = Path(tempfile.mkdtemp()) / "page.png"
+    render(width_px=1600).image.save(path)
+    return path
 
 
 if __name__ == "__main__":

@@ -22,8 +22,8 @@ STUDY_FIELDS: tuple[tuple[str, str], ...] = (
     ("date_of_birth", "Date of birth"),
     ("age", "Age"),
     ("sex", "Sex"),
-    ("acquisition_date", "Acquisition date"),
-    ("referring_clinician", "Referring clinician"),
+    ("acquisition_date", "Recorded"),
+    ("referring_clinician", "Requested by"),
     ("indication", "Indication"),
     ("comment", "Comment"),
 )

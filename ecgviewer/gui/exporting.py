@@ -23,34 +23,40 @@ if TYPE_CHECKING:
     from ecgviewer.gui.main_window import MainWindow
 
 
-def export_pdf(window: MainWindow, case: OpenCase, page_size: str, state: QSettings) -> None:
-    """Ask where, then write the report in the background."""
+def export_pdf(
+    window: MainWindow, case: OpenCase, page_size: str, state: QSettings, *, identifiers: bool
+) -> None:
+    """Ask where, then write the report in the background. Without identifiers, the suggested
+    name does not repeat the scan's file name either (it often is the patient's name)."""
     folder = Path(str(state.value("export_folder", str(Path.home()))))
-    suggested = folder / f"{Path(case.case.source.name).stem}-ecg-report.pdf"
-    chosen, _ = QFileDialog.getSaveFileName(
-        window, "Export PDF report", str(suggested), "PDF (*.pdf)"
-    )
+    if identifiers:
+        title, name = "Export PDF report", f"{Path(case.case.source.name).stem}-ecg-report.pdf"
+    else:
+        title, name = "Export PDF without identifiers", "ecg-report-without-identifiers.pdf"
+    chosen, _ = QFileDialog.getSaveFileName(window, title, str(folder / name), "PDF (*.pdf)")
     if chosen:
         state.setValue("export_folder", str(Path(chosen).parent))
-        write_pdf_in_background(window, case, Path(chosen), page_size)
+        write_pdf_in_background(window, case, Path(chosen), page_size, identifiers=identifiers)
 
 
 def write_pdf_in_background(
-    window: MainWindow, case: OpenCase, target: Path, page_size: str
+    window: MainWindow, case: OpenCase, target: Path, page_size: str, *, identifiers: bool = True
 ) -> None:
     window.statusBar().showMessage(f"Writing {target.name}...")
 
     def done(path: Path) -> None:
         case.case.exported_pdfs.append(str(path))
         window.case_changed.emit(case)  # the case history records the PDF
-        window.statusBar().showMessage(f"Report written to {path}", 8000)
+        message = f"Report written to {path}"
+        if not identifiers:
+            message += " without the study fields; text printed on the scan itself stays"
+        window.statusBar().showMessage(message, 12000)
 
-    run_task(
-        window,
-        lambda: write_report(case.case, case.result, case.original, target, page_size=page_size),
-        done,
-        lambda error: present_error(window, error),
-    )
+    def write() -> Path:
+        return write_report(case.case, case.result, case.original, target, page_size=page_size,
+                            identifiers=identifiers)  # fmt: skip
+
+    run_task(window, write, done, lambda error: present_error(window, error))
 
 
 def print_case(window: MainWindow, case: OpenCase, page_size: str) -> None:

@@ -34,6 +34,7 @@ from ecgviewer.core.imaging.loading import supported_suffixes
 from ecgviewer.core.paths import AppPaths, resources_dir
 from ecgviewer.core.settings import ModelSettings, Settings, save_settings
 from ecgviewer.core.workspace import OpenCase, open_case
+from ecgviewer.gui.case_header import CaseHeader
 from ecgviewer.gui.ecg_view import EcgView
 from ecgviewer.gui.edit_bar import EditBar
 from ecgviewer.gui.errors import present_error
@@ -84,6 +85,7 @@ class MainWindow(QMainWindow):
         self.reading.readiness_changed.connect(self._on_reading_readiness_changed)
         self._build_history()
         self.edit_bar = EditBar(self, self.view)
+        self.case_header.turn_requested.connect(self.edit_bar.turn)
         build_menus(self)
         self.model_control = ModelControl(self)
         self.statusBar().addPermanentWidget(self._model_status)
@@ -93,20 +95,7 @@ class MainWindow(QMainWindow):
 
     # -- layout ------------------------------------------------------------------
     def _build_central(self) -> None:
-        self.case_list = QListWidget()
-        self.case_list.setObjectName("caseList")
-        self.case_list.setViewMode(QListWidget.ViewMode.IconMode)
-        self.case_list.setFlow(QListWidget.Flow.TopToBottom)
-        self.case_list.setWrapping(False)
-        self.case_list.setMovement(QListWidget.Movement.Static)
-        self.case_list.setIconSize(QSize(120, 90))
-        self.case_list.setGridSize(QSize(136, 122))
-        self.case_list.setWordWrap(True)
-        self.case_list.setTextElideMode(Qt.TextElideMode.ElideMiddle)
-        self.case_list.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
-        self.case_list.setMinimumWidth(150)
-        self.case_list.setMaximumWidth(220)
-        self.case_list.currentRowChanged.connect(self._on_case_list_row_changed)
+        self._build_case_list()
         self.view = EcgView()
         self.placeholder = QLabel("Drop ECG scans or PDFs here, or use File > Open")
         self.placeholder.setAlignment(Qt.AlignmentFlag.AlignCenter)
@@ -129,6 +118,9 @@ class MainWindow(QMainWindow):
         center = QWidget()
         column = QVBoxLayout(center)
         column.setContentsMargins(0, 0, 0, 0)
+        self.case_header = CaseHeader()
+        self.case_header.study_edited.connect(self.case_changed)
+        column.addWidget(self.case_header)
         column.addLayout(switcher)
         column.addWidget(self.view, 1)
         column.addWidget(self.placeholder, 1)
@@ -145,6 +137,22 @@ class MainWindow(QMainWindow):
         self._model_status = QLabel("No model - Choose model...")
         self._model_status.setObjectName("statusModel")
         self._show_placeholder(True)
+
+    def _build_case_list(self) -> None:
+        self.case_list = QListWidget()
+        self.case_list.setObjectName("caseList")
+        self.case_list.setViewMode(QListWidget.ViewMode.IconMode)
+        self.case_list.setFlow(QListWidget.Flow.TopToBottom)
+        self.case_list.setWrapping(False)
+        self.case_list.setMovement(QListWidget.Movement.Static)
+        self.case_list.setIconSize(QSize(120, 90))
+        self.case_list.setGridSize(QSize(136, 122))
+        self.case_list.setWordWrap(True)
+        self.case_list.setTextElideMode(Qt.TextElideMode.ElideMiddle)
+        self.case_list.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.case_list.setMinimumWidth(150)
+        self.case_list.setMaximumWidth(220)
+        self.case_list.currentRowChanged.connect(self._on_case_list_row_changed)
 
     def _build_history(self) -> None:
         self.history = HistoryRecorder(self.paths, self.reading, lambda: self.cases, self)
@@ -252,6 +260,7 @@ class MainWindow(QMainWindow):
     # -- switching cases and views -----------------------------------------------------
     def _on_case_list_row_changed(self, row: int) -> None:
         self._current = self.cases[row] if 0 <= row < len(self.cases) else None
+        self.case_header.show_case(self._current)  # saves what was typed for the case left
         self._show_placeholder(self._current is None)
         self.edit_bar.set_case(self._current)
         self.reading.set_case(self._current)
@@ -289,6 +298,7 @@ class MainWindow(QMainWindow):
             f"Exactly what the model receives ({image.width} x {image.height} px)",
         )
         self.view_hint.setText(hints[self._view_mode])
+        self.case_header.show_suggestion(case)
         self.view.set_image(to_qimage(image), keep_view=keep_view)
 
     def replace_current(self, case: OpenCase) -> None:
@@ -343,9 +353,11 @@ class MainWindow(QMainWindow):
             self._current.case.notes = text
             self.case_changed.emit(self._current)
 
-    def export_current(self) -> None:
+    def export_current(self, *, identifiers: bool = True) -> None:
         if self._current is not None:
-            export_pdf(self, self._current, self.settings.page_size, self._ui_state)
+            self.case_header.flush()
+            export_pdf(self, self._current, self.settings.page_size, self._ui_state,
+                       identifiers=identifiers)  # fmt: skip
 
     def print_current(self) -> None:
         if self._current is not None:
@@ -381,6 +393,7 @@ class MainWindow(QMainWindow):
         self._ui_state.setValue("geometry", self.saveGeometry())
         self._ui_state.setValue("splitter", self.splitter.saveState())
         self._ui_state.sync()
+        self.case_header.flush()
         self.save_settings()
         self.reading.stop()
         if self._evaluate_dialog is not None:  # stops a run and closes its model worker

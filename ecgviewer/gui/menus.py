@@ -38,6 +38,9 @@ def build_menus(window: MainWindow) -> None:
     edit = bar.addMenu("&Edit")
     window.edit_bar.add_actions(edit)
     edit.addSeparator()
+    add_action(
+        edit, "Patient and &study fields", window.case_header.study_form.focus_first, "Ctrl+I"
+    )
     add_action(edit, "&Preferences...", window.show_model_dialog, Key.Preferences,
                QAction.MenuRole.PreferencesRole)  # fmt: skip
     _view_menu(window, bar.addMenu("&View"))
@@ -62,6 +65,8 @@ def _file_menu(window: MainWindow, file: QMenu) -> None:
     file.addSeparator()
     window.export_action = add_action(file, "&Export PDF report...", window.export_current,
                                       "Ctrl+E")  # fmt: skip
+    add_action(file, "Export PDF &without identifiers...",
+               lambda: window.export_current(identifiers=False), "Ctrl+Shift+E")  # fmt: skip
     window.print_action = add_action(file, "&Print...", window.print_current, Key.Print)
     add_action(file, "&Close case", window.close_current, Key.Close)
     file.addSeparator()

@@ -125,8 +125,10 @@ def work_on_a_case(window: MainWindow, qtbot: QtBot, tmp_path: Path) -> Worked:
                                 for s in window.cases[0].image.steps), timeout=20_000)  # fmt: skip
     case = window.cases[0]
     qtbot.keyClicks(window.panel.notes_edit, "Compare with last week's tracing")
-    case.case.study = {"patient_id": "P-0815", "sex": "F"}  # what a study-fields form does
-    window.case_changed.emit(case)  # type: ignore[attr-defined]
+    form = window.case_header.study_form  # typed like a user, in the real form
+    qtbot.keyClicks(form.edits["patient_id"], "P-0815")
+    qtbot.keyClick(form.sex_box, Qt.Key.Key_Down)  # "-" -> "F - female"
+    qtbot.waitUntil(lambda: case.case.study == {"patient_id": "P-0815", "sex": "F"})
     finished = stream_answer(window, case, "What is the rhythm?", ["Sinus ", "rhythm, ", "72/min."])
     finished.stop_reason = "eos"
     window.reading.turn_finished.emit(case, finished)
@@ -185,6 +187,8 @@ def check_reopened(window: MainWindow, qtbot: QtBot, worked: Worked) -> None:
     assert "Sinus rhythm, 72/min." in window.panel.thread_text()
     assert reopened.case.exported_pdfs == [str(worked.report)]
     assert reopened.case.study == {"patient_id": "P-0815", "sex": "F"}
+    form = window.case_header.study_form
+    assert form.edits["patient_id"].text() == "P-0815" and form.sex_box.currentData() == "F"
 
 
 def check_export_again_and_delete(

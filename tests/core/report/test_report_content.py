@@ -102,7 +102,7 @@ def test_empty_study_fields_are_left_out(build: Build) -> None:
     case = make_case(study={"patient_id": "", "name": "  ", "sex": "M", "indication": ""})
     text = flat(" ".join(pages_text(build(case))))
     assert "Sex: M" in text
-    for label in ("Patient ID", "Name:", "Date of birth", "Indication", "Referring clinician"):
+    for label in ("Patient ID", "Name:", "Date of birth", "Indication", "Requested by"):
         assert label not in text
 
 

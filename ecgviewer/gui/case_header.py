@@ -1,0 +1,74 @@
+"""Above the ECG: the case's patient and study fields and the orientation suggestion.
+
+A view of the shown case. It writes what the user types into the case record
+(`study_edited` then tells the window to record the change) and asks the window
+to turn the page when a suggestion is accepted (`turn_requested`).
+"""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Signal
+from PySide6.QtWidgets import QVBoxLayout, QWidget
+
+from ecgviewer.core.workspace import OpenCase
+from ecgviewer.gui.study_form import StudyForm
+from ecgviewer.gui.suggestion_bar import SuggestionBar
+
+
+class CaseHeader(QWidget):
+    """The study form and the suggestion bar of the shown case."""
+
+    study_edited = Signal(object)  # OpenCase whose study fields changed
+    turn_requested = Signal(int)  # quarter turns clockwise
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self._case: OpenCase | None = None
+        self._kept_as_is: set[int] = set()  # cases whose suggestion the user declined
+        self.study_form = StudyForm()
+        self.suggestion_bar = SuggestionBar()
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.setSpacing(2)
+        layout.addWidget(self.study_form)
+        layout.addWidget(self.suggestion_bar)
+        self.study_form.edited.connect(self._on_study_form_edited)
+        self.study_form.proposals_settled.connect(self._on_study_form_proposals_settled)
+        self.suggestion_bar.accepted.connect(self._on_suggestion_accepted)
+        self.suggestion_bar.dismissed.connect(self._on_suggestion_dismissed)
+
+    def show_case(self, case: OpenCase | None) -> None:
+        """Show another case (what was typed for the previous one is saved first)."""
+        self.study_form.flush()
+        self._case = case
+        self.setVisible(case is not None)
+        if case is not None:
+            self.study_form.show_case(case.case.study, case.proposals)
+            self.show_suggestion(case)
+
+    def show_suggestion(self, case: OpenCase) -> None:
+        """The case's orientation suggestion, unless declined (also after each edit)."""
+        self._case = case
+        declined = id(case.case) in self._kept_as_is
+        self.suggestion_bar.show_suggestion(None if declined else case.image.orientation_suggestion)
+
+    def flush(self) -> None:
+        self.study_form.flush()
+
+    def _on_study_form_edited(self, study: dict[str, str]) -> None:
+        if self._case is not None and study != self._case.case.study:
+            self._case.case.study = study
+            self.study_edited.emit(self._case)
+
+    def _on_study_form_proposals_settled(self) -> None:
+        if self._case is not None:
+            self._case.proposals = {}  # filled in or dismissed: not offered again
+
+    def _on_suggestion_accepted(self, turns_cw: int) -> None:
+        self.suggestion_bar.hide()
+        self.turn_requested.emit(turns_cw)
+
+    def _on_suggestion_dismissed(self) -> None:
+        if self._case is not None:
+            self._kept_as_is.add(id(self._case.case))
+        self.suggestion_bar.hide()
