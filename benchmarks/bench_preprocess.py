@@ -5,8 +5,9 @@
 
 Runs `auto_preprocess` + rendering of the result (decoding and encoding are
 not timed) over every image and the first page of every PDF in
-../shared/ecg-samples, plus two synthetic US Letter pages (a straight scan and
-a photo in perspective) so it runs anywhere. Prints wall-clock and CPU time
+../shared/ecg-samples and tests/data/photos (real photos of printouts on desks),
+plus two synthetic US Letter pages (a straight scan and a photo in perspective)
+so it runs anywhere. Prints wall-clock and CPU time
 per image (best of N runs), the median and the worst. OpenCV is limited to one
 thread by default, as on a single core. CPU time is the fairer number on a
 busy machine.
@@ -46,12 +47,13 @@ from ecgviewer.core.imaging.synthetic import render  # noqa: E402
 
 SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp", ".pdf"}
 DEFAULT_SAMPLES = REPO.parent / "shared" / "ecg-samples"
+PHOTOS = REPO / "tests" / "data" / "photos"  # real photos of printouts on desks
 
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     cv2.setNumThreads(args.threads)
-    cases = _synthetic_cases() + _sample_cases(args.samples)
+    cases = _synthetic_cases() + _sample_cases(args.samples) + _sample_cases(PHOTOS, "photos/")
     rows = [_measure(name, image, args.repeat, args.grid_scale) for name, image in cases]
     if args.json:
         print(json.dumps({"rows": rows, "summary": _summary(rows)}, indent=2))
@@ -78,12 +80,12 @@ def _synthetic_cases() -> list[tuple[str, Image.Image]]:
     return [("synthetic/page-2200x1700", page), ("synthetic/photo-rotated-6deg", tilted)]
 
 
-def _sample_cases(folder: Path) -> list[tuple[str, Image.Image]]:
+def _sample_cases(folder: Path, prefix: str = "") -> list[tuple[str, Image.Image]]:
     if not folder.is_dir():
         print(f"(no samples at {folder}; synthetic pages only)", file=sys.stderr)
         return []
     files = sorted(p for p in folder.rglob("*") if p.suffix.lower() in SUFFIXES)
-    return [(str(p.relative_to(folder)), load_image(p, 0).image) for p in files]
+    return [(prefix + str(p.relative_to(folder)), load_image(p, 0).image) for p in files]
 
 
 def _measure(name: str, image: Image.Image, repeat: int, grid_scale: bool) -> dict[str, Any]:
