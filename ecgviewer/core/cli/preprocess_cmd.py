@@ -6,8 +6,9 @@
 With --json, one JSON object goes to stdout: `transform` (3x3 row-major
 homography from input pixels, as decoded, to output pixels), `output_size`
 [w, h], `steps` (ordered, with parameters), `suggestion` (a turn proposed but not
-applied, or null) and `elapsed_ms` (the pipeline,
-decoding and encoding excluded). Exit codes: 0 ok, 2 bad input.
+applied, or null), `notes` (sentences about the result the user should know,
+e.g. that the sheet's edges were not found with confidence) and `elapsed_ms`
+(the pipeline, decoding and encoding excluded). Exit codes: 0 ok, 2 bad input.
 """
 
 from __future__ import annotations
@@ -157,6 +158,7 @@ def _report(
         "transform": [[float(v) for v in row] for row in ecg.transform],
         "steps": ecg.steps_json(),
         "suggestion": ecg.suggestion_json(),
+        "notes": list(ecg.notes),
         "elapsed_ms": round(elapsed_ms, 1),
         "page": page + 1,
         "page_count": page_count,
@@ -173,6 +175,7 @@ def _summary(ecg: EcgImage) -> str:
     if ecg.orientation_suggestion is not None:
         turns = int(ecg.orientation_suggestion.params["turns_cw"])
         lines.append(f"  suggested: turn {90 * turns} degrees clockwise (not applied)")
+    lines += [f"  note: {note}" for note in ecg.notes]
     return "\n".join(lines)
 
 

@@ -31,6 +31,7 @@ MIN_CONFIDENCE = 1.15  # best coarse sharpness over the median; below it no dire
 # (step, half-width, profile bin in pixels): coarse to fine after the first sweep
 REFINE = ((0.3, 1.5, 4.0), (0.06, 0.3, 2.0), (0.012, 0.06, 1.0))
 COARSE_STEP, COARSE_BIN = 2.0, 10.0
+MIN_ROW_POINTS = 100
 
 
 @dataclass(frozen=True)
@@ -60,6 +61,26 @@ def estimate_skew(gray: np.ndarray) -> Skew | None:
         fine = [_projected(points, along_x, c, bin_px) for c in candidates]
         best = float(candidates[int(np.argmax(fine))])
     return Skew(angle_deg=best, confidence=confidence)
+
+
+def line_angle(gray: np.ndarray, span_deg: float = 8.0) -> float | None:
+    """The angle (same convention) of the lines running roughly along x in `gray`, within
+    +-`span_deg`; lines along y are ignored. None when too few line pixels are seen."""
+    points, direction = _edge_points(gray)
+    rows = points[_along_x(direction, 0.0)]
+    if rows.shape[0] < MIN_ROW_POINTS:
+        return None
+    best = 0.0
+    for step, span, bin_px in ((0.5, span_deg, 2.0), *REFINE[1:]):
+        candidates = best + np.arange(-span, span + step / 2, step)
+        scores = [_row_energy(rows, c, bin_px) for c in candidates]
+        best = float(candidates[int(np.argmax(scores))])
+    return best
+
+
+def _row_energy(rows: np.ndarray, angle_deg: float, bin_px: float) -> float:
+    a = np.radians(angle_deg)
+    return _profile_energy(-rows[:, 0] * np.sin(a) + rows[:, 1] * np.cos(a), bin_px)
 
 
 def _edge_points(gray: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

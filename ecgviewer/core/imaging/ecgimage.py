@@ -87,6 +87,7 @@ class EcgImage:
         manual: Mapping[str, Step] | None = None,
         pixels: np.ndarray | None = None,
         suggestion: Step | None = None,
+        notes: Sequence[str] = (),
     ) -> None:
         if original.mode != "RGB":
             raise InputError("EcgImage needs an RGB image; open files with load_image().")
@@ -98,6 +99,7 @@ class EcgImage:
         self._result: Image.Image | None = None
         self._pixels = pixels  # the original as an array, if the caller already made one
         self._suggestion = suggestion
+        self._notes = tuple(notes)
 
     @property
     def original(self) -> Image.Image:
@@ -126,6 +128,14 @@ class EcgImage:
         Also carries the evidence (`axis`, `upness`). None when nothing is proposed.
         """
         return self._suggestion
+
+    @property
+    def notes(self) -> tuple[str, ...]:
+        """What the clinician should know about how the result was made, in plain sentences
+        (e.g. that the sheet's edges were not found with confidence). Made by the automatic
+        pipeline each time it runs; stored nowhere (an image rebuilt from saved steps has
+        none until the pipeline runs again)."""
+        return self._notes
 
     def suggestion_json(self) -> dict[str, Any] | None:
         """`orientation_suggestion` as a JSON-ready dict (source "auto"), or None."""

@@ -9,9 +9,15 @@ its boundary that run along the frame are dropped, and the sheet's four sides
 are the straight lines best supported by what is left (Hough transform, then a
 robust fit). Corners may lie outside the frame: they are where the sides meet.
 
+A side that leaves the frame after a short stretch is fitted from too little
+boundary, often a curled edge, to trust its angle: given the image with its
+printed lines, its direction is taken from them instead (sides.py).
+
 Confidence: the four sides must be seen along most of their length inside the
 frame, and the quadrilateral must agree with the paper region (little paper
-outside it, mostly paper inside). Otherwise no sheet is reported.
+outside it, mostly paper inside). `search_outline` reports the best
+quadrilateral either way, so that the caller can say the sheet was seen but not
+found with confidence; `find_outline` returns only a confident one.
 """
 
 from __future__ import annotations
@@ -24,6 +30,7 @@ import cv2
 import numpy as np
 
 from ecgviewer.core.imaging.paper import Paper, _fill_holes, _largest_component, paper_distance
+from ecgviewer.core.imaging.sides import straighten_short_sides
 
 SMALL_SIDE = 400  # the outline is searched on a copy this long
 FRAME_MARGIN = 3  # boundary points this close to the frame are the frame, not the sheet
@@ -34,6 +41,12 @@ MIN_VISIBLE = 0.12  # of each side's length inside the frame
 MIN_AGREEMENT = 0.85  # intersection over union of the quad and the paper region
 REFINE_BANDS = (6.0, 3.0, 2.0)  # pixels either side of a side, at the search scale
 PARALLEL_DEG = 35.0  # opposite sides of a photographed sheet differ by less than this
+MAX_REGION_SHARE = 0.97  # a paper region larger than this is a scan or a photo inside the sheet
+# a sheet on a background, by its look: the paper covers clearly less than the frame and what
+# lies around it is far from the paper's colour (a desk; a shadow or a crease on paper is nearer)
+PHOTO_REGION_SHARE = 0.85
+BACKGROUND_DISTANCE = 30.0  # median paper distance outside the paper region
+ROUGH_AGREEMENT = 0.5  # a quadrilateral at least this close to the region outlines the sheet
 
 Line = tuple[float, float]  # rho, theta as cv2.HoughLines gives them
 
@@ -47,26 +60,72 @@ class Outline:
     support: float  # weakest side's share of its visible length seen as boundary
     agreement: float  # intersection over union with the paper region
 
+    @property
+    def confident(self) -> bool:
+        """Every side backed by boundary and the quadrilateral agreeing with the paper."""
+        return self.support >= MIN_SUPPORT and self.agreement >= MIN_AGREEMENT
 
-def find_outline(closed: np.ndarray, paper: Paper) -> Outline | None:
+
+@dataclass(frozen=True)
+class OutlineSearch:
+    """What the outline search saw: the paper region's share of the frame (0 when there is
+    none) and the best quadrilateral, confident or not (None when none was formed)."""
+
+    region_share: float
+    best: Outline | None
+    background_distance: float = 0.0  # median paper distance outside the paper region
+
+    @property
+    def outline(self) -> Outline | None:
+        """The best quadrilateral when it is confident, else None."""
+        return self.best if self.best is not None and self.best.confident else None
+
+    @property
+    def missed(self) -> bool:
+        """True when a sheet was seen but its outline not found with confidence: a rough
+        quadrilateral whose sides are not backed well enough, or none at all in what looks
+        like a sheet on a background. Never for a scan or a photo taken inside the sheet."""
+        if self.best is not None and not self.best.confident:
+            return self.best.agreement >= ROUGH_AGREEMENT
+        on_background = self.background_distance >= BACKGROUND_DISTANCE
+        return (
+            self.best is None
+            and MIN_AREA <= self.region_share <= PHOTO_REGION_SHARE
+            and on_background
+        )
+
+
+def find_outline(
+    closed: np.ndarray, paper: Paper, gray: np.ndarray | None = None
+) -> Outline | None:
     """The sheet's outline in a closed image (paper.close_thin_marks), or None when none is
-    found with confidence."""
+    found with confidence. `gray`: the same image unclosed, its printed lines visible."""
+    return search_outline(closed, paper, gray).outline
+
+
+def search_outline(
+    closed: np.ndarray, paper: Paper, gray: np.ndarray | None = None
+) -> OutlineSearch:
+    """Look for the sheet's outline in a closed image and report what was seen. With `gray`
+    (the same image unclosed), short sides take their direction from the printed lines."""
     scale = SMALL_SIDE / max(closed.shape[:2])
     size = (round(closed.shape[1] * scale), round(closed.shape[0] * scale))
     small = cv2.resize(closed, size, interpolation=cv2.INTER_AREA)
-    mask = _paper_region(small, paper)
-    if mask is None:
-        return None
-    boundary = _boundary(mask)
-    quad = _best_quad(boundary, mask)
+    distance = paper_distance(small, paper)
+    mask = _paper_region(distance)
+    share = float(np.count_nonzero(mask)) / mask.size
+    outside = float(np.median(distance[mask == 0])) if share < 1 else 0.0
+    if not MIN_AREA <= share <= MAX_REGION_SHARE:
+        return OutlineSearch(share, None, outside)
+    quad = _best_quad(_boundary(mask), mask)
     if quad is None:
-        return None
+        return OutlineSearch(share, None, outside)
     corners, support = quad
-    agreement = _agreement(corners, mask)
-    if support < MIN_SUPPORT or agreement < MIN_AGREEMENT:
-        return None
     full = (corners + 0.5) / scale - 0.5
-    return Outline(full, support, agreement)
+    if gray is not None:
+        full = straighten_short_sides(full, gray)
+        corners = (full + 0.5) * scale - 0.5
+    return OutlineSearch(share, Outline(full, support, _agreement(corners, mask)), outside)
 
 
 def is_turned_rectangle(corners: np.ndarray, tolerance_deg: float = 0.6) -> bool:
@@ -81,15 +140,14 @@ def is_turned_rectangle(corners: np.ndarray, tolerance_deg: float = 0.6) -> bool
     return True
 
 
-def _paper_region(small: np.ndarray, paper: Paper) -> np.ndarray | None:
-    distance = paper_distance(small, paper)
+def _paper_region(distance: np.ndarray) -> np.ndarray:
+    """The largest paper-coloured region (uint8, 255 = paper), holes filled, from each
+    pixel's colour distance to the paper."""
     clipped = np.clip(distance, 0, 255).astype(np.uint8)
     otsu, _ = cv2.threshold(clipped, 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
     raw = np.where(distance <= max(float(otsu), 10.0), 255, 0).astype(np.uint8)
     kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (7, 7))
-    mask = _fill_holes(_largest_component(cv2.morphologyEx(raw, cv2.MORPH_OPEN, kernel)))
-    share = float(np.count_nonzero(mask)) / mask.size
-    return mask if MIN_AREA <= share <= 0.97 else None
+    return _fill_holes(_largest_component(cv2.morphologyEx(raw, cv2.MORPH_OPEN, kernel)))
 
 
 def _boundary(mask: np.ndarray) -> np.ndarray:

@@ -22,11 +22,11 @@ from PIL import Image
 from ecgviewer.core.imaging.contrast import DEFAULT_PARAMS as CONTRAST_PARAMS
 from ecgviewer.core.imaging.deskew import estimate_skew
 from ecgviewer.core.imaging.ecgimage import EcgImage
-from ecgviewer.core.imaging.geometry import Size, coverage, rectified_size, warp
+from ecgviewer.core.imaging.geometry import Size, coverage, map_points, rectified_size, warp
 from ecgviewer.core.imaging.grid import grid_stretch
 from ecgviewer.core.imaging.options import PreprocessOptions
 from ecgviewer.core.imaging.orient import detect_orientation
-from ecgviewer.core.imaging.outline import find_outline, is_turned_rectangle
+from ecgviewer.core.imaging.outline import is_turned_rectangle, search_outline
 from ecgviewer.core.imaging.paper import Paper, close_thin_marks, estimate_paper, find_sheet
 from ecgviewer.core.imaging.sheet import Box, content_box, sheet_box
 from ecgviewer.core.imaging.steps import ORDER, Step
@@ -36,7 +36,10 @@ __all__ = ["PreprocessOptions", "auto_preprocess", "run_pipeline"]
 WORK_MAX_SIDE = 1200  # the working copy is at most this, and at least half of it
 MIN_SKEW_DEG = 0.1  # below this a rotation would only blur the image
 AXIS_ALIGNED_PX = 1.0  # at working scale
+GRAY = cv2.COLOR_RGB2GRAY
 ASPECT_TOLERANCE = 0.005  # grid squares this close to square need no correction
+SHEET_MARGIN = 0.025  # of each side: what a flattened photo shows around the sheet
+NOT_FOUND_NOTE = "The sheet's edges were not found with confidence; the photo was left unwarped."
 
 
 class _Stage:
@@ -51,6 +54,9 @@ class _Stage:
         self.matrix = np.eye(3)  # original (full size) -> this stage (full size)
         self.size: Size = original.size
         self.suggestion: Step | None = None  # a turn not sure enough to apply
+        self.notes: list[str] = []  # what the user should know about the result
+        self.sheet: np.ndarray | None = None  # a flattened sheet's corners in this stage
+        self.sheet_found_by = ""
 
     @cached_property
     def factor(self) -> int:
@@ -94,6 +100,11 @@ class _Stage:
     def advance(self, step: Step) -> None:
         matrix, self.size = step.geometry(self.size)
         self.matrix = matrix @ self.matrix
+        if step.op == "perspective":
+            self.sheet = _flattened_sheet(step)
+            self.sheet_found_by = str(step.params.get("found_by", ""))
+        elif self.sheet is not None:
+            self.sheet = map_points(matrix, self.sheet)
         for derived in ("pixels", "closed", "observed"):
             self.__dict__.pop(derived, None)
 
@@ -177,6 +188,7 @@ def run_pipeline(
         manual=manual,
         pixels=stage.array_if_made,
         suggestion=stage.suggestion,
+        notes=tuple(stage.notes),
     )
 
 
@@ -195,32 +207,39 @@ def _detect_perspective(stage: _Stage) -> Step | None:
     size, aspect = rectified_size([tuple(c) for c in full], stage.size)
     params = {"corners": full.tolist(), "size": list(size), "aspect": round(aspect, 4)}
     params.update(evidence)
-    step = Step("perspective", params)
-    stretch = grid_stretch(cv2.cvtColor(stage.preview(step), cv2.COLOR_RGB2GRAY))
-    if stretch is None or abs(stretch - 1) < ASPECT_TOLERANCE:
-        return step
-    # the printed grid is square: trust it over the camera model for the aspect ratio
-    width, height = size
-    size = (width, max(1, round(height * stretch)))
-    params = {
-        **params,
-        "size": list(size),
-        "aspect": round(width / size[1], 4),
-        "aspect_from": "grid",
-    }
-    return Step("perspective", params)
+    stretch = grid_stretch(cv2.cvtColor(stage.preview(Step("perspective", params)), GRAY))
+    if stretch is not None and abs(stretch - 1) >= ASPECT_TOLERANCE:
+        # the printed grid is square: trust it over the camera model for the aspect ratio
+        width, height = size
+        size = (width, max(1, round(height * stretch)))
+        params.update(size=list(size), aspect=round(width / size[1], 4), aspect_from="grid")
+    margin = [round(SHEET_MARGIN * size[0]), round(SHEET_MARGIN * size[1])]
+    return Step("perspective", {**params, "margin": margin, "fill": list(stage.paper.rgb)})
+
+
+def _flattened_sheet(step: Step) -> np.ndarray | None:
+    """The sheet's corners in an automatic perspective step's output, when it left a margin
+    around the sheet for the crop step to cut (None otherwise: the output is the sheet)."""
+    if "margin" not in step.params or step.source != "auto":
+        return None
+    (mx, my), (width, height) = step.params["margin"], step.params["size"]
+    x0, y0, x1, y1 = mx - 0.5, my - 0.5, mx + width - 0.5, my + height - 0.5
+    return np.array([(x0, y0), (x1, y0), (x1, y1), (x0, y1)], dtype=np.float64)
 
 
 def _sheet_corners(stage: _Stage) -> tuple[np.ndarray | None, dict[str, object]]:
     """The sheet's corners at working scale, and the evidence recorded with them: its outline
     first (corners may lie outside the frame), else a paper region wholly inside the frame.
-    Either way the output is the sheet alone, cut at its edges (`crops_to_sheet`)."""
-    outline = find_outline(stage.closed, stage.paper)
+    When neither is found in what looks like a photo of a sheet, a note says so."""
+    search = search_outline(stage.closed, stage.paper, stage.gray)
+    outline = search.outline
     if outline is not None and not is_turned_rectangle(outline.corners):
         evidence = {"support": round(outline.support, 2), "agreement": round(outline.agreement, 2)}
-        return outline.corners, {"found_by": "outline", **evidence, "crops_to_sheet": True}
+        return outline.corners, {"found_by": "outline", **evidence}
     corners = find_sheet(stage.closed, stage.paper)
-    return corners, {"found_by": "paper_region", "crops_to_sheet": True}
+    if corners is None and search.missed:
+        stage.notes.append(NOT_FOUND_NOTE)
+    return corners, {"found_by": "paper_region"}
 
 
 def _axis_aligned(corners: np.ndarray) -> bool:
@@ -260,8 +279,19 @@ def _detect_orientation(stage: _Stage) -> Step | None:
 
 
 def _detect_crop(stage: _Stage) -> Step | None:
+    if stage.sheet is not None:
+        return _sheet_crop(stage.sheet, stage.size, stage.sheet_found_by)
     box = sheet_box(stage.closed, stage.paper, stage.observed)
     return None if box is None else _box_step("crop", stage, box)
+
+
+def _sheet_crop(sheet: np.ndarray, size: Size, found_by: str) -> Step:
+    """Cut a flattened sheet out of the margin around it: its edges where the steps since
+    the perspective left them (midway along each side, should a small turn have tilted it)."""
+    xs, ys = np.sort(sheet[:, 0]) + 0.5, np.sort(sheet[:, 1]) + 0.5  # pixel edges
+    x0, x1 = max(0, round(xs[:2].mean())), min(size[0], round(xs[2:].mean()))
+    y0, y1 = max(0, round(ys[:2].mean())), min(size[1], round(ys[2:].mean()))
+    return Step("crop", {"box": [x0, y0, x1, y1], "found_by": found_by})
 
 
 def _detect_trim(stage: _Stage) -> Step | None:

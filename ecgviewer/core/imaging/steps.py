@@ -5,7 +5,8 @@ before it. Geometric steps are homographies (composed and applied in one
 resampling); the contrast step changes pixel values and is applied after the
 geometry. JSON form, as stored in the case record and printed in the report:
 
-    {"op": "perspective", "corners": [[x, y] x4], "size": [w, h], "source": "auto"}
+    {"op": "perspective", "corners": [[x, y] x4], "size": [w, h], "margin": [mx, my],
+     "source": "auto"}
     {"op": "deskew", "angle_deg": -3.2, "fill": [r, g, b], "source": "auto"}
     {"op": "rotate90", "turns_cw": 1, "source": "manual"}
     {"op": "crop", "box": [x0, y0, x1, y1], "source": "auto"}
@@ -13,7 +14,10 @@ geometry. JSON form, as stored in the case record and printed in the report:
     {"op": "contrast", "method": "clahe", "clip_limit": 2.0, "tiles": 8, "source": "manual"}
 
 Corners run top-left, top-right, bottom-right, bottom-left; boxes are pixel
-edges with x1, y1 exclusive; angles follow geometry.py's convention.
+edges with x1, y1 exclusive; angles follow geometry.py's convention. A
+perspective step maps the corners onto a `size` rectangle placed `margin`
+pixels (optional, default none) in from each edge of its output, so that the
+output shows a little of what lies around the sheet.
 """
 
 from __future__ import annotations
@@ -79,7 +83,9 @@ class Step:
         p = self.params
         if self.op == "perspective":
             out = (int(p["size"][0]), int(p["size"][1]))
-            return quad_to_rectangle([tuple(c) for c in p["corners"]], out), out
+            mx, my = (int(v) for v in p.get("margin", (0, 0)))
+            flat = quad_to_rectangle([tuple(c) for c in p["corners"]], out)
+            return translation(mx, my) @ flat, (out[0] + 2 * mx, out[1] + 2 * my)
         if self.op == "deskew":
             return rotation(size, float(p["angle_deg"]))
         if self.op == "rotate90":
@@ -118,6 +124,9 @@ def _check_values(op: str, p: Mapping[str, Any]) -> None:
             raise ValueError("corners must be four [x, y] points")
         if int(p["size"][0]) < 1 or int(p["size"][1]) < 1:
             raise ValueError("size must be positive")
+        margin = list(p.get("margin", (0, 0)))
+        if len(margin) != 2 or min(int(v) for v in margin) < 0:
+            raise ValueError("margin must be two whole numbers of pixels, not negative")
     elif op == "deskew" and not math.isfinite(float(p["angle_deg"])):
         raise ValueError("angle_deg must be a number")
     elif op == "rotate90":

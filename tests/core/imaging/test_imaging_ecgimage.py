@@ -146,6 +146,9 @@ def test_invalid_saved_steps_are_refused(page: Image.Image) -> None:
         Step.from_json({"op": "crop"})
     with pytest.raises(InputError, match="invalid"):
         Step.from_json({"op": "crop", "box": [10, 10, 5, 20]})
+    corners = [[0, 0], [9, 0], [9, 9], [0, 9]]
+    with pytest.raises(InputError, match="margin"):
+        Step.from_json({"op": "perspective", "corners": corners, "size": [9, 9], "margin": [-1, 0]})
     with pytest.raises(InputError):
         EcgImage.from_json(page, [{"op": "deskew", "angle_deg": "north"}])
     with pytest.raises(InputError):

@@ -59,6 +59,7 @@ def _check(
     assert found.edge_deg <= MAX_EDGE_DEG, (found, steps)
     assert found.kept >= MIN_KEPT, (found, steps)
     assert found.background <= MAX_BACKGROUND, (found, steps)
+    assert ecg.notes == ()  # the sheet was found: deskewed and cropped, nothing to warn about
     return found, steps
 
 
