@@ -8,7 +8,7 @@ to turn the page when a suggestion is accepted (`turn_requested`).
 from __future__ import annotations
 
 from PySide6.QtCore import Signal
-from PySide6.QtWidgets import QVBoxLayout, QWidget
+from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
 
 from ecgviewer.core.workspace import OpenCase
 from ecgviewer.gui.study_form import StudyForm
@@ -27,11 +27,16 @@ class CaseHeader(QWidget):
         self._kept_as_is: set[int] = set()  # cases whose suggestion the user declined
         self.study_form = StudyForm()
         self.suggestion_bar = SuggestionBar()
+        self.notes_label = QLabel()  # what the preprocessing could not do confidently
+        self.notes_label.setObjectName("preprocessNotes")
+        self.notes_label.setWordWrap(True)
+        self.notes_label.hide()
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.setSpacing(2)
         layout.addWidget(self.study_form)
         layout.addWidget(self.suggestion_bar)
+        layout.addWidget(self.notes_label)
         self.study_form.edited.connect(self._on_study_form_edited)
         self.study_form.proposals_settled.connect(self._on_study_form_proposals_settled)
         self.suggestion_bar.accepted.connect(self._on_suggestion_accepted)
@@ -47,10 +52,16 @@ class CaseHeader(QWidget):
             self.show_suggestion(case)
 
     def show_suggestion(self, case: OpenCase) -> None:
-        """The case's orientation suggestion, unless declined (also after each edit)."""
+        """The case's orientation suggestion, unless declined, and the preprocessing's notes
+        (also after each edit)."""
         self._case = case
         declined = id(case.case) in self._kept_as_is
         self.suggestion_bar.show_suggestion(None if declined else case.image.orientation_suggestion)
+        notes = " ".join(case.image.notes)
+        if notes:
+            notes += " Use Corners to mark the sheet by hand."
+        self.notes_label.setText(notes)
+        self.notes_label.setVisible(bool(notes))
 
     def flush(self) -> None:
         self.study_form.flush()

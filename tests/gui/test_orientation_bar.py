@@ -48,3 +48,17 @@ def test_a_suggested_turn_is_asked_and_done_with_one_click(
     turn = next(s for s in window.cases[0].image.steps if s.op == "rotate90")
     assert (turn.params["turns_cw"] + turns) % 4 == 0  # back upright
     assert not bar.isVisible()
+
+
+def test_a_sheet_not_found_with_confidence_is_said_above_the_image(
+    windows: list[MainWindow], qtbot: QtBot, tmp_path: Path
+) -> None:
+    photo = Path(__file__).resolve().parents[1] / "data" / "photos" / "p2p_01109_dark_table.jpg"
+    with Image.open(photo) as image:  # the bottom 40 % cut away: too little outline is left
+        image.crop((0, 0, image.width, int(image.height * 0.6))).save(tmp_path / "cut.png")
+    window = start_window(qtbot, windows)
+    case = open_scan(window, qtbot, tmp_path / "cut.png")
+    note = window.case_header.notes_label
+    assert case.image.notes and note.isVisible()
+    assert "not found with confidence" in note.text() and "Corners" in note.text()
+    assert not any(step.op == "perspective" for step in case.image.steps)  # left unwarped
