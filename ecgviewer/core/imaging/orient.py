@@ -27,7 +27,7 @@ import numpy as np
 
 from ecgviewer.core.imaging.textlines import text_cue
 from ecgviewer.core.imaging.timecue import time_cue
-from ecgviewer.core.imaging.traces import banding, faint_trace_ink, trace_ink, upness
+from ecgviewer.core.imaging.traces import banding, trace_masks, upness
 
 AXIS_APPLY = 0.15  # |axis| above this: the traces' direction is certain
 AXIS_SUGGEST = 0.0  # traces that run more vertically than this need a quarter turn
@@ -56,11 +56,10 @@ class Orientation:
 
 def detect_orientation(rgb: np.ndarray) -> Orientation | None:
     """The turn an RGB working copy needs, or None when it looks upright (or no cue)."""
-    ink = trace_ink(rgb)
+    ink, faint = trace_masks(rgb)
     if int(ink.sum()) < 200:
         return None
     axis = _axis(ink)
-    faint = faint_trace_ink(rgb)
     if axis < -AXIS_SUGGEST:
         return _quarter_turn(ink, faint, axis)
     up, cues = _up_score(ink, faint)

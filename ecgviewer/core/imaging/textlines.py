@@ -67,23 +67,24 @@ def _glyphs(ink: np.ndarray) -> np.ndarray:
 def _lines(boxes: np.ndarray) -> list[np.ndarray]:
     """Chains of two or more glyphs of similar height, side by side at one level."""
     used = np.zeros(len(boxes), bool)
+    listed = boxes.tolist()  # plain ints: much faster to compare one by one
     lines = []
     for i in range(len(boxes)):
         if used[i]:
             continue
         used[i] = True
-        members = [i, *_followers(boxes, i, used)]
+        members = [i, *_followers(listed, i, used)]
         if len(members) >= 2:
             lines.append(boxes[members])
     return lines
 
 
-def _followers(boxes: np.ndarray, first: int, used: np.ndarray) -> list[int]:
+def _followers(boxes: list[list[int]], first: int, used: np.ndarray) -> list[int]:
     """The glyphs to the right of `first` in its line (marked used)."""
-    x, y, w, h = (int(v) for v in boxes[first, :4])
+    x, y, w, h = boxes[first][:4]
     right, middle, found = x + w, y + h / 2, []
     for j in range(first + 1, len(boxes)):
-        xj, yj, wj, hj = (int(v) for v in boxes[j, :4])
+        xj, yj, wj, hj = boxes[j][:4]
         if xj > right + 3 * h:
             break
         near = xj - right <= LINE_GAP * max(h, hj) and 0.5 < hj / h < 2

@@ -49,7 +49,7 @@ def _trace_pieces(ink: np.ndarray) -> np.ndarray:
     _, labels, stats, _ = cv2.connectedComponentsWithStats(bridged, connectivity=8)
     keep = (stats[:, cv2.CC_STAT_WIDTH] >= TRACE_PX) | (stats[:, cv2.CC_STAT_HEIGHT] >= TRACE_PX)
     keep[0] = False
-    return (keep[labels] & (ink > 0)).astype(np.uint8)
+    return np.asarray(keep[labels] & (ink > 0), np.uint8)
 
 
 def _strip_votes(strip: np.ndarray) -> list[float]:
@@ -75,12 +75,12 @@ def _strip_votes(strip: np.ndarray) -> list[float]:
 def _columns(strip: np.ndarray, has_ink: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Per column: the centroid row of the ink (NaN where none) and its vertical span."""
     height = strip.shape[0]
-    rows = np.arange(height, dtype=np.float64)[:, None]
-    count = strip.sum(axis=0)
-    centre = np.where(has_ink, (strip * rows).sum(axis=0) / np.maximum(count, 1), np.nan)
-    top = np.where(strip, rows, height).min(axis=0)
-    bottom = np.where(strip, rows, -1).max(axis=0)
-    return centre, np.where(has_ink, bottom - top, 0)
+    rows = np.arange(height, dtype=np.float32)
+    count = strip.sum(axis=0, dtype=np.float32)
+    centre = np.where(has_ink, (rows @ strip) / np.maximum(count, 1), np.nan)
+    top = strip.argmax(axis=0)
+    bottom = height - 1 - strip[::-1].argmax(axis=0)
+    return centre.astype(np.float64), np.where(has_ink, bottom - top, 0)
 
 
 def _complexes(tall: np.ndarray) -> np.ndarray:
@@ -98,11 +98,19 @@ def _vote(centre: np.ndarray, start: int, end: int, rr: float) -> float | None:
     if rr < MIN_RR_PX or low < 0 or high >= centre.size:
         return None
     context = centre[low : high + 1]
-    if np.isnan(context).mean() > MAX_GAPS:
+    known = context[~np.isnan(context)]
+    if known.size < (1 - MAX_GAPS) * context.size:
         return None
-    distance = np.abs(centre - np.nanmedian(context))
-    after = distance[int(np.ceil(end + NEAR * rr)) : int(np.floor(end + FAR * rr)) + 1]
-    before = distance[int(np.ceil(start - FAR * rr)) : int(np.floor(start - NEAR * rr)) + 1]
-    if np.isnan(after).mean() > MAX_GAPS or np.isnan(before).mean() > MAX_GAPS:
+    level = float(np.median(known))
+    after = _known(centre[int(np.ceil(end + NEAR * rr)) : int(np.floor(end + FAR * rr)) + 1])
+    before = _known(centre[int(np.ceil(start - FAR * rr)) : int(np.floor(start - NEAR * rr)) + 1])
+    if after is None or before is None:
         return None
-    return float(np.log((np.nanmean(after) + SOFT_PX) / (np.nanmean(before) + SOFT_PX)))
+    far_after, far_before = np.abs(after - level).mean(), np.abs(before - level).mean()
+    return float(np.log((far_after + SOFT_PX) / (far_before + SOFT_PX)))
+
+
+def _known(window: np.ndarray) -> np.ndarray | None:
+    """The window's trace rows where it has ink, or None when it has too many gaps."""
+    known = window[~np.isnan(window)]
+    return known if known.size and known.size >= (1 - MAX_GAPS) * window.size else None

@@ -53,35 +53,33 @@ def test_upright_samples_are_neither_turned_nor_offered_a_turn(
         assert detect_orientation(pixels) is None, name
 
 
-# Pages whose up/down cues point the wrong way: a quarter turn of these is offered in the
-# wrong direction (never applied). bbox_00002: dark blotches and annotation boxes over the
-# traces mislead the time cue, and the waves and text are too weak to outvote it.
-WRONG_WAY = {"bbox_00002_hr-0.png"}
+# Upside-down pages left as they are (no cue is clear): ecg00003 (waves point down in most
+# leads, text too sparse: time cue alone +0.22, under UP_SUGGEST with the others), ecg00030
+# (a photo with faint, broken traces: all three cues under 0.1).
+LEFT_UPSIDE_DOWN = {"ecg00003.png", "ecg00030.jpg"}
 
 
-@pytest.mark.parametrize(("quarters", "least_applied"), [(1, 24), (2, 24), (3, 24)])
+@pytest.mark.parametrize(("quarters", "least_applied"), [(1, 26), (2, 26), (3, 26)])
 def test_turned_samples_are_never_turned_wrongly(
     upright: dict[str, np.ndarray], quarters: int, least_applied: int
 ) -> None:
-    """np.rot90 turns anticlockwise; the fix is `quarters` turns clockwise. A sure turn is
-    always right; a sideways page always gets a quarter turn, applied or suggested, in the
-    right direction except for WRONG_WAY."""
+    """np.rot90 turns anticlockwise; the fix is `quarters` turns clockwise. Every turn found,
+    sure or suggested, is the right one; every page gets one except LEFT_UPSIDE_DOWN at 180."""
     applied = 0
     for name, pixels in upright.items():
         found = detect_orientation(np.ascontiguousarray(np.rot90(pixels, quarters)))
-        if quarters != 2:
-            assert found is not None and found.turns_cw in (1, 3), name
-            assert found.turns_cw == quarters or name in WRONG_WAY, (name, found)
-        if found is not None and found.confident:
-            assert found.turns_cw == quarters, (name, found)
-            applied += 1
-    assert applied >= least_applied  # measured: 26 of 34 at 90, 25 at 180 and at 270
+        if found is None:
+            assert quarters == 2 and name in LEFT_UPSIDE_DOWN, name
+            continue
+        assert found.turns_cw == quarters, (name, found)
+        applied += found.confident
+    assert applied >= least_applied  # measured: 27 of 34 at 90, 180 and 270
 
 
 def test_both_up_down_cues_count(upright: dict[str, np.ndarray]) -> None:
     """Waves alone or text alone would leave more pages the wrong way up (measured on the
-    34 pages and their 180-degree copies: waves right on 50 of 68, text on 53, time on 66,
-    all three on 66)."""
+    34 pages and their 180-degree copies: waves right on 52 of 68, text on 56, time on 67,
+    all three on 68)."""
     found = {
         n: detect_orientation(np.ascontiguousarray(np.rot90(p, 2))) for n, p in upright.items()
     }
