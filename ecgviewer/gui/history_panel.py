@@ -25,7 +25,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ecgviewer.core.storage import CaseSummary
+from ecgviewer.core.recorder import CaseSummary
 from ecgviewer.gui.history_recorder import HistoryRecorder
 
 SEARCH_DELAY_MS = 250

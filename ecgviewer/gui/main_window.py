@@ -65,6 +65,7 @@ class MainWindow(QMainWindow):
 
     case_opened = Signal(object)  # OpenCase newly shown: opened from a file or from the history
     case_changed = Signal(object)  # OpenCase whose steps, notes, study or exported PDFs changed
+    case_closed = Signal(object)  # OpenCase taken out of the window
 
     def __init__(self, paths: AppPaths, settings: Settings) -> None:
         super().__init__()
@@ -161,6 +162,7 @@ class MainWindow(QMainWindow):
         self.history_panel.hide()
         self.case_opened.connect(self.history.record_opened)
         self.case_changed.connect(self.history.record_changed)
+        self.case_closed.connect(self.history.record_closed)
         self.history.case_reopened.connect(self._on_history_case_reopened)
         self.history.export_requested.connect(self._on_history_export_requested)
         self.history.opened.connect(lambda notice: show_recovery_notice(self, notice))
@@ -321,6 +323,7 @@ class MainWindow(QMainWindow):
         row = self.cases.index(case)
         self.cases.pop(row)
         self.case_list.takeItem(row)
+        self.case_closed.emit(case)
         if not self.cases:
             self._on_case_list_row_changed(-1)
 

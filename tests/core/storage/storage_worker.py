@@ -8,11 +8,14 @@ Run as a script (not collected by pytest); ECGVIEWER_HOME says where the history
         "CASE <case_id> <turn_id>" first, then "READY" once at least the first
         READY_AFTER deltas are readable from a second connection.
 
-    storage_worker.py write-cases NAME N_CASES N_DELTAS GO_FILE
+    storage_worker.py write-cases NAME PARTNER N_CASES N_DELTAS GO_FILE
         Waits for GO_FILE to exist (so two workers start together), then saves
         N_CASES cases (every other one with a scan shared with the other worker),
         streams an answer into each, finishes it, edits notes and deletes every
-        fifth case. Prints "DONE <start time> <end time>".
+        fifth case. Half-way it leaves a "NAME-halfway" mark next to GO_FILE and
+        waits for PARTNER's, so each worker's second half is written after both
+        first halves: the two overlap by construction. Prints "DONE", or exits
+        with an error when the partner never got half-way.
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ from ecgviewer.core.paths import app_paths
 from ecgviewer.core.storage import CaseHistory
 
 READY_AFTER = 100
+PARTNER_WAIT_S = 240.0  # a partner that is not half-way by then has failed
 SHARED_SCAN = b"scan shared by both workers"
 
 
@@ -64,13 +68,14 @@ def _stored_answer(turn_id: int) -> str:
     return str(row[0]) if row else ""
 
 
-def write_cases(name: str, n_cases: int, n_deltas: int, go_file: Path) -> None:
+def write_cases(name: str, partner: str, n_cases: int, n_deltas: int, go_file: Path) -> None:
     """Save, stream, finish, edit and delete cases while another worker does the same."""
-    while not go_file.exists():
-        time.sleep(0.005)
-    started = time.time()
+    _wait_for(go_file)
     with CaseHistory.open() as history:
         for index in range(n_cases):
+            if index == n_cases // 2:  # meet the partner half-way
+                go_file.with_name(f"{name}-halfway").touch()
+                _wait_for(go_file.with_name(f"{partner}-halfway"))
             scan = SHARED_SCAN if index % 2 == 0 else f"{name}-{index}".encode()
             case = Case(
                 source=SourceInfo(path=f"/scans/{name}-{index}.png", name=f"{name}-{index}")
@@ -89,7 +94,16 @@ def write_cases(name: str, n_cases: int, n_deltas: int, go_file: Path) -> None:
             history.update_notes(case_id, f"notes of {name}-{index}")
             if index % 5 == 4:
                 history.delete_case(case_id)
-    print(f"DONE {started} {time.time()}", flush=True)
+    print("DONE", flush=True)
+
+
+def _wait_for(mark: Path) -> None:
+    """Poll for a file another process creates; fail rather than hang."""
+    deadline = time.monotonic() + PARTNER_WAIT_S
+    while not mark.exists():
+        if time.monotonic() > deadline:
+            raise SystemExit(f"{mark.name} never appeared")
+        time.sleep(0.005)
 
 
 def main(argv: list[str]) -> None:
@@ -97,7 +111,7 @@ def main(argv: list[str]) -> None:
     if argv[0] == "stream-until-killed":
         stream_until_killed()
     elif argv[0] == "write-cases":
-        write_cases(argv[1], int(argv[2]), int(argv[3]), Path(argv[4]))
+        write_cases(argv[1], argv[2], int(argv[3]), int(argv[4]), Path(argv[5]))
     else:
         raise SystemExit(f"unknown scenario {argv[0]!r}")
 
