@@ -12,6 +12,7 @@ import os
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
+from ecgviewer.core.atomic import describe_os_error, write_text_atomically
 from ecgviewer.core.paths import AppPaths
 
 log = logging.getLogger(__name__)
@@ -108,9 +109,11 @@ def load_settings(paths: AppPaths) -> Settings:
 
 
 def save_settings(paths: AppPaths, settings: Settings) -> None:
-    """Write the settings atomically (temporary file, then rename)."""
+    """Write the settings atomically; `StorageError` says why when they cannot be."""
     file = paths.settings_file
-    file.parent.mkdir(parents=True, exist_ok=True)
-    temporary = file.with_suffix(".tmp")
-    temporary.write_text(json.dumps(settings.to_json(), indent=2), encoding="utf-8")
-    os.replace(temporary, file)
+    try:
+        file.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise describe_os_error(error, file, what="the settings") from error
+    text = json.dumps(settings.to_json(), indent=2)
+    write_text_atomically(text, file, what="the settings")

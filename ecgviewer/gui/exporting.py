@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -11,7 +10,7 @@ from PySide6.QtGui import QPainter
 from PySide6.QtPrintSupport import QPrintDialog, QPrinter
 from PySide6.QtWidgets import QFileDialog
 
-from ecgviewer.core.report import write_report
+from ecgviewer.core.report import report_pages, write_report
 from ecgviewer.core.workspace import OpenCase
 from ecgviewer.gui.errors import present_error
 from ecgviewer.gui.qtimage import to_qimage
@@ -68,16 +67,7 @@ def print_case(window: MainWindow, case: OpenCase, page_size: str) -> None:
     dpi = min(printer.resolution(), 300)
 
     def render() -> list[Image.Image]:
-        import pypdfium2
-
-        with tempfile.TemporaryDirectory() as folder:
-            pdf = write_report(case.case, case.result, case.original, Path(folder) / "print.pdf",
-                               page_size=page_size)  # fmt: skip
-            document = pypdfium2.PdfDocument(str(pdf))
-            try:
-                return [page.render(scale=dpi / 72).to_pil() for page in document]
-            finally:
-                document.close()
+        return report_pages(case.case, case.result, case.original, page_size=page_size, dpi=dpi)
 
     def paint(pages: list[Image.Image]) -> None:
         painter = QPainter(printer)

@@ -26,6 +26,7 @@ from PySide6.QtWidgets import (
 from ecgviewer import DISCLAIMER, DRAFT_LABEL
 from ecgviewer.core.case import Turn
 from ecgviewer.core.inference.prompts import PRESETS
+from ecgviewer.core.labels import NON_ECG_LABEL, stop_label
 
 NO_MODEL_HELP = (
     "<h3>No model is loaded</h3>"
@@ -37,13 +38,7 @@ NO_MODEL_HELP = (
     "<p><b>Then:</b> Model &gt; Choose model... (Ctrl+M), or drop both .gguf files on this "
     "window.</p>"
 )
-NOT_ECG_LABEL = "Output of a non-ECG model - not an ECG interpretation"
-_INCOMPLETE = {
-    "cancelled": "Stopped by the user - incomplete",
-    "length": "Reached the token limit - incomplete",
-    "failed": "Failed - incomplete",
-    "interrupted": "Interrupted - incomplete",
-}
+NOT_ECG_LABEL = NON_ECG_LABEL  # the report's words (core.labels)
 
 
 class InterpretationPanel(QWidget):
@@ -248,8 +243,8 @@ class InterpretationPanel(QWidget):
             cursor.insertHtml("<p><i>Reading...</i></p>")
         elif turn.answer:
             cursor.insertHtml("<p><i>(The model wrote only blank lines.)</i></p>")
-        if turn.stop_reason in _INCOMPLETE:
-            cursor.insertHtml(f"<br/><p><i>[{_INCOMPLETE[turn.stop_reason]}]</i></p>")
+        if turn.stop_reason is not None and not turn.complete:  # streaming shows "Reading..."
+            cursor.insertHtml(f"<br/><p><i>[{html.escape(stop_label(turn.stop_reason))}]</i></p>")
         cursor.insertBlock()
 
     def thread_text(self) -> str:

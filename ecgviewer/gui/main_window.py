@@ -29,7 +29,7 @@ from PySide6.QtWidgets import (
 )
 
 from ecgviewer import DISCLAIMER, __version__
-from ecgviewer.core.errors import EcgViewerError, InputError
+from ecgviewer.core.errors import EcgViewerError, InputError, StorageError
 from ecgviewer.core.imaging.loading import supported_suffixes
 from ecgviewer.core.paths import AppPaths, resources_dir
 from ecgviewer.core.settings import ModelSettings, Settings, save_settings
@@ -388,8 +388,8 @@ class MainWindow(QMainWindow):
     def save_settings(self) -> None:
         try:
             save_settings(self.paths, self.settings)
-        except OSError as exc:
-            log.warning("settings not saved: %s", type(exc).__name__)
+        except StorageError as exc:
+            log.warning("settings not saved: %s", type(exc.__cause__ or exc).__name__)
 
     def closeEvent(self, event: QCloseEvent) -> None:
         """Stop generation, shut the worker down cleanly, remember the layout."""

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import io
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -13,6 +12,7 @@ from ecgviewer.core.imaging.synthetic import render
 from ecgviewer.core.inference.runtime import ModelRuntime
 from ecgviewer.core.paths import app_paths
 from ecgviewer.core.settings import ModelSettings
+from ecgviewer.core.workspace import png_bytes
 from tests.support import models
 
 
@@ -35,9 +35,8 @@ def small_settings(**changes: object) -> ModelSettings:
 
 
 def png_of(image: Image.Image) -> bytes:
-    buffer = io.BytesIO()
-    image.save(buffer, format="PNG")
-    return buffer.getvalue()
+    """Encoded as the app encodes the model input."""
+    return png_bytes(image)
 
 
 @pytest.fixture(scope="session")

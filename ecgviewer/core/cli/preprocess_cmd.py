@@ -14,22 +14,23 @@ e.g. that the sheet's edges were not found with confidence) and `elapsed_ms`
 from __future__ import annotations
 
 import argparse
+import io
 import json
-import os
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
 from PIL import Image
 
-from ecgviewer.core.errors import InputError, StorageError
+from ecgviewer.core.atomic import write_atomically
+from ecgviewer.core.errors import InputError
 from ecgviewer.core.imaging.ecgimage import EcgImage
 from ecgviewer.core.imaging.loading import load_image
 from ecgviewer.core.imaging.model_input import model_input_image
 from ecgviewer.core.imaging.options import PreprocessOptions
 from ecgviewer.core.imaging.pipeline import run_pipeline
 from ecgviewer.core.imaging.steps import Step
+from ecgviewer.core.workspace import png_bytes
 
 
 def register(commands: argparse._SubParsersAction) -> None:
@@ -78,8 +79,9 @@ def run(args: argparse.Namespace) -> int:
     elapsed_ms = (time.perf_counter() - started) * 1000.0
     if args.out is not None:
         _write_png_atomically(result, args.out)
-    if args.model_input is not None:
-        _write_png_atomically(model_input_image(result), args.model_input)
+    if args.model_input is not None:  # the very bytes the model receives
+        data = png_bytes(model_input_image(result))
+        write_atomically(data, args.model_input, what="the model input")
     if args.json:
         print(json.dumps(_report(ecg, loaded.page, loaded.page_count, loaded.format, elapsed_ms)))
     elif args.out is None and args.model_input is None:
@@ -137,16 +139,10 @@ def _check_writable(target: Path) -> None:
 
 
 def _write_png_atomically(image: Image.Image, target: Path) -> None:
-    """Write to a temporary file beside `target`, then rename it over `target`."""
-    folder = target.resolve().parent
-    handle, temp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=folder)
-    try:
-        with os.fdopen(handle, "wb") as stream:
-            image.save(stream, format="PNG")
-        os.replace(temp_name, target)
-    except OSError as exc:
-        Path(temp_name).unlink(missing_ok=True)
-        raise StorageError(f"Cannot write {target}: {exc.strerror or exc}.") from exc
+    """Write `image` as PNG all at once or not at all (`StorageError` says why)."""
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG")
+    write_atomically(buffer.getvalue(), target, what="the image")
 
 
 def _report(

@@ -12,19 +12,25 @@ Used inside the inference worker process only.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import logging
 import os
+import time
 from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
+
+from ecgviewer.core.atomic import write_atomically
+from ecgviewer.core.errors import StorageError
 
 log = logging.getLogger(__name__)
 
 # The current image and the one before (about 40 MB each for MedGemma-4B); older ones
 # come back from disk in well under a second.
 MEMORY_ITEMS = 2
+_ABANDONED_AFTER_S = 600  # older temporary files belong to no write still running
 _MAGIC = b"ECGVPFX2\n"  # 2: sliding-window KV kept small (swa_full off), batch 256
 
 
@@ -99,21 +105,29 @@ class PrefixCache:
             return
         meta = {"size": len(prefix.state), "tokens": prefix.tokens, "text": prefix.text,
                 "after": prefix.after, "image_tokens": prefix.image_tokens}  # fmt: skip
+        data = _MAGIC + json.dumps(meta).encode("utf-8") + b"\n" + prefix.state
         try:
             self._folder.mkdir(parents=True, exist_ok=True)
-            temporary = self._path(key).with_suffix(".tmp")
-            with temporary.open("wb") as handle:
-                handle.write(_MAGIC + json.dumps(meta).encode("utf-8") + b"\n" + prefix.state)
-            os.replace(temporary, self._path(key))
+            # not durable: a file lost in a power cut only costs a re-encode
+            write_atomically(data, self._path(key), what="the prefix cache", durable=False)
             self._evict()
-        except OSError as exc:  # a full disk only costs a re-encode later
-            log.warning("prefix not cached: %s", type(exc).__name__)
+        except (OSError, StorageError) as exc:  # a full disk only costs a re-encode later
+            log.warning("prefix not cached: %s", type(exc.__cause__ or exc).__name__)
 
     def _evict(self) -> None:
         assert self._folder is not None
+        _remove_abandoned(self._folder)
         files = sorted(self._folder.glob("*.prefix"), key=lambda f: f.stat().st_mtime)
         total = sum(f.stat().st_size for f in files)
         while files and total > self._limit:
             oldest = files.pop(0)
             total -= oldest.stat().st_size
             oldest.unlink(missing_ok=True)
+
+
+def _remove_abandoned(folder: Path) -> None:
+    """Temporary files of writes cut short (the worker is killed when a read is abandoned)."""
+    for leftover in folder.glob(".*.prefix.*.tmp"):
+        with contextlib.suppress(OSError):
+            if time.time() - leftover.stat().st_mtime > _ABANDONED_AFTER_S:
+                leftover.unlink()

@@ -30,10 +30,10 @@ from reportlab.platypus import (
 )
 
 from ecgviewer import REPORT_FOOTER, __version__
+from ecgviewer.core.atomic import write_atomically
 from ecgviewer.core.case import Case, now_iso
 from ecgviewer.core.errors import ReportError
 from ecgviewer.core.report import appendix, deidentify, fonts, provenance, sections, thread
-from ecgviewer.core.report.atomic import write_atomic
 from ecgviewer.core.report.images import CAPTION_HEIGHT, FitImage, jpeg_for_print
 from ecgviewer.core.report.pages import ECG_PAGE_TOP, NumberedCanvas, PageDecor
 from ecgviewer.core.report.pagesize import MM, resolve_page_size
@@ -251,4 +251,4 @@ def write_report(
         reading_time=reading_time,
         identifiers=identifiers,
     )
-    return write_atomic(data, Path(out_path))
+    return write_atomically(data, Path(out_path), what="the report", kind=ReportError)

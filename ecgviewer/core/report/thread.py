@@ -7,6 +7,7 @@ from reportlab.platypus import CondPageBreak, Flowable, Paragraph, Spacer
 
 from ecgviewer import DISCLAIMER
 from ecgviewer.core.case import Case, Turn
+from ecgviewer.core.labels import NON_ECG_LABEL, is_ecg_output, stop_mark
 from ecgviewer.core.report.markup import inline, verbatim
 from ecgviewer.core.report.pagesize import MM
 from ecgviewer.core.report.panel import Panel
@@ -21,7 +22,6 @@ from ecgviewer.core.report.styles import (
 )
 
 AI_LABEL = f"AI answer - {DISCLAIMER}"
-NON_ECG_LABEL = "Output of a non-ECG test model (not an interpretation)"
 NON_ECG_NOTE = (
     "This text comes from a small general-purpose test model that cannot read ECGs. "
     f"It only shows that the software works; it says nothing about this ECG. {DISCLAIMER}."
@@ -31,25 +31,9 @@ NOTES_TITLE = "Clinician notes (not AI-generated)"
 _ROOM_FOR_SECTION = 70 * MM  # start a section on a new page when less room than this is left
 _ROOM_FOR_TURN = 40 * MM
 
-STOP_LABELS: dict[str | None, str] = {
-    "length": "INCOMPLETE - reached the token limit",
-    "cancelled": "INCOMPLETE - stopped by user",
-    "failed": "INCOMPLETE - the model failed before finishing",
-    "interrupted": "INTERRUPTED - the answer was cut off",
-    None: "INCOMPLETE - still being written when the report was made",
-}
-
-
-def is_ecg_output(turn: Turn) -> bool:
-    """False when the recorded model is the non-ECG test model."""
-    return turn.provenance is None or turn.provenance.is_ecg_model
-
-
 def incomplete_label(turn: Turn) -> str:
     """The visible mark of an answer that did not end normally, "" when it did."""
-    if turn.complete:
-        return ""
-    return STOP_LABELS.get(turn.stop_reason, f"INCOMPLETE - stopped ({turn.stop_reason})")
+    return "" if turn.complete else stop_mark(turn.stop_reason)
 
 
 def thread_title(thread: list[Turn]) -> str:

@@ -14,8 +14,8 @@ from ecgviewer.core.imaging.model_input import (
     MODEL_INPUT_SIZE,
     letterboxed_image,
     model_input_image,
-    model_input_png,
 )
+from ecgviewer.core.workspace import png_bytes
 
 
 def test_size_and_mode(page: Image.Image) -> None:
@@ -37,7 +37,7 @@ def test_square_input_passes_unchanged() -> None:
 
 
 def test_png_bytes_decode_to_the_preview(page: Image.Image) -> None:
-    decoded = Image.open(io.BytesIO(model_input_png(page)))
+    decoded = Image.open(io.BytesIO(png_bytes(model_input_image(page))))  # what is sent
     assert decoded.format == "PNG"
     assert np.array_equal(np.asarray(decoded.convert("RGB")), np.asarray(model_input_image(page)))
 

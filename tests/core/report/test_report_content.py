@@ -115,10 +115,10 @@ def test_no_study_fields_at_all(build: Build) -> None:
 @pytest.mark.parametrize(
     ("stop_reason", "mark"),
     [
-        ("cancelled", "INCOMPLETE - stopped by user"),
+        ("cancelled", "INCOMPLETE - stopped by the user"),
         ("length", "INCOMPLETE - reached the token limit"),
-        ("interrupted", "INTERRUPTED"),
-        ("failed", "INCOMPLETE - the model failed"),
+        ("interrupted", "INCOMPLETE - interrupted"),
+        ("failed", "INCOMPLETE - failed"),
         (None, "INCOMPLETE - still being written"),
     ],
 )
@@ -140,7 +140,7 @@ def test_output_of_the_test_model_is_not_called_an_interpretation(build: Build) 
     test_model = provenance(is_ecg_model=False)
     case = make_case([turn(answer="Paris is the capital of France.", prov=test_model)])
     text = flat(" ".join(pages_text(build(case))))
-    assert "Output of a non-ECG test model (not an interpretation)" in text
+    assert "Output of a non-ECG test model - not an ECG interpretation" in text
     assert "Questions and AI answers" not in text and "AI answer -" not in text
     assert "No - small test model; its output is not an ECG interpretation" in text
 
