@@ -4,7 +4,8 @@ The engine measures its steps in a `StepTimes` (inference worker process) and
 sends them as a plain dict with the Prepared and Finished events. Everything
 after that (the record of a turn, the PDF, `interpret --json`, an evaluation
 row) uses `ecgviewer.core.case.Timings`; these functions are the only
-conversion between the two shapes. Pure functions, any thread.
+conversion between the two shapes (the read time a Prepared step gives the
+countdown is `encode_times.read_time_ms`). Pure functions, any thread.
 """
 
 from __future__ import annotations
@@ -51,10 +52,3 @@ def finished_times(timings: Timings, step: Mapping[str, Any]) -> dict[str, Any]:
     """What a runtime Finished event carries: `timings.to_json()` and the engine's extras
     (question and context token counts)."""
     return timings.to_json() | dict(step.get("extra", {}))
-
-
-def read_time_ms(step: Mapping[str, Any] | None) -> float:
-    """Image encode + prompt prefill of a Prepared step; 0.0 for a cache hit."""
-    if not step or _ms(step, "image_encode_ms") <= 0:
-        return 0.0
-    return _ms(step, "image_encode_ms") + _ms(step, "prompt_prefill_ms")

@@ -8,7 +8,6 @@ from ecgviewer.core.case import Timings
 from ecgviewer.core.inference.engine import StepTimes
 from ecgviewer.core.inference.step_times import (
     finished_times,
-    read_time_ms,
     with_answer,
     with_prepared,
 )
@@ -30,6 +29,3 @@ def test_the_engine_steps_make_one_record() -> None:
 def test_an_image_already_prepared_costs_nothing() -> None:
     timings = with_prepared(Timings(), None)
     assert timings.image_encode_ms == 0.0 and timings.prompt_prefill_ms == 0.0
-    cache_hit = asdict(StepTimes(extra={"cached": True}))
-    assert read_time_ms(cache_hit) == 0.0 and read_time_ms(None) == 0.0
-    assert read_time_ms({"image_encode_ms": 5000.0, "prompt_prefill_ms": 800.0}) == 5800.0
