@@ -106,7 +106,8 @@ class Turn:
     stop_reason: StopReason | None = None  # None while the answer is streaming
     prompt_preset: str = ""  # preset key, "" for free text
     prompt_version: str = ""
-    started_at: str = ""  # ISO 8601 with time zone
+    started_at: str = ""  # when the question was asked, ISO 8601 with time zone
+    finished_at: str = ""  # when the answer ended ("" while streaming, or not recorded)
     timings: Timings = field(default_factory=Timings)
     provenance: Provenance | None = None
     decoding: DecodingSettings | None = None

@@ -169,7 +169,7 @@ class EvaluateDialog(QDialog):
         self._start()
 
     def _start(self) -> None:
-        run = EvaluationRun(self.form.run_args(), self)
+        run = EvaluationRun(self.form.run_request(), self)
         run.progressed.connect(self._on_run_progressed)
         run.finished.connect(self._on_run_finished)
         run.failed.connect(self._on_run_failed)

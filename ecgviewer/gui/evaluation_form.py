@@ -1,12 +1,11 @@
 """The choices of an evaluation run: labelled set, task, results file, model pair, limits.
 
 `EvaluationForm` only collects paths and numbers and turns them into the core's
-`eval run` arguments (`session.run_args`); `EvaluateDialog` runs them.
+`eval run` request (`session.EvalRunRequest`); `EvaluateDialog` runs it.
 """
 
 from __future__ import annotations
 
-import argparse
 from pathlib import Path
 
 from PySide6.QtCore import Signal
@@ -22,7 +21,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ecgviewer.core.evaluation.session import DEFAULT_MAX_TOKENS, run_args
+from ecgviewer.core.evaluation.session import DEFAULT_MAX_TOKENS, EvalRunRequest
 from ecgviewer.core.evaluation.tasks import TASKS
 from ecgviewer.core.settings import ModelSettings
 from ecgviewer.gui.file_fields import add_gguf_row, button_row, plain_button
@@ -108,10 +107,10 @@ class EvaluationForm(QWidget):
     def results_path(self) -> Path:
         return Path(self.output_edit.text().strip())
 
-    def run_args(self) -> argparse.Namespace:
-        """The choices as the arguments of `ecgviewer eval run`."""
-        return run_args(
-            Path(self.dataset_edit.text().strip()),
+    def run_request(self) -> EvalRunRequest:
+        """The choices as the request `ecgviewer eval run` builds from its arguments."""
+        return EvalRunRequest(
+            dataset=Path(self.dataset_edit.text().strip()),
             model=Path(self.text_edit.text().strip()),
             mmproj=Path(self.mmproj_edit.text().strip()),
             task=str(self.task_combo.currentData()),

@@ -10,14 +10,18 @@ answer in progress when the answer function can be cancelled.
 
 from __future__ import annotations
 
-import argparse
 from dataclasses import dataclass
 
 from PySide6.QtCore import QObject, Signal
 
 from ecgviewer.core.errors import InputError
 from ecgviewer.core.evaluation.runner import RunSummary
-from ecgviewer.core.evaluation.session import RunControl, run_evaluation, score_file
+from ecgviewer.core.evaluation.session import (
+    EvalRunRequest,
+    RunControl,
+    run_evaluation,
+    score_file,
+)
 from ecgviewer.gui.tasks import run_task
 
 
@@ -39,9 +43,9 @@ class EvaluationRun(QObject):
     finished = Signal(object)  # EvaluationOutcome (complete or cancelled)
     failed = Signal(object)  # BaseException that ended the run
 
-    def __init__(self, args: argparse.Namespace, parent: QObject | None = None) -> None:
+    def __init__(self, request: EvalRunRequest, parent: QObject | None = None) -> None:
         super().__init__(parent)
-        self._args = args
+        self._request = request
         self._control = RunControl()
 
     @property
@@ -60,13 +64,13 @@ class EvaluationRun(QObject):
     def _work(self) -> EvaluationOutcome:  # runs on a pool thread
         warnings: list[str] = []
         summary = run_evaluation(
-            self._args,
+            self._request,
             progress=self.progressed.emit,  # queued to the GUI thread
             control=self._control,
             warn=warnings.append,
         )
-        text, problem = _score(summary, self._args.task)
-        return EvaluationOutcome(summary, self._args.task, text, problem, tuple(warnings))
+        text, problem = _score(summary, self._request.task)
+        return EvaluationOutcome(summary, self._request.task, text, problem, tuple(warnings))
 
     def _on_task_succeeded(self, outcome: EvaluationOutcome) -> None:
         self.finished.emit(outcome)

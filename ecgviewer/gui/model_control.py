@@ -33,6 +33,7 @@ class ModelControl(QObject):
         self._dialog: ModelDialog | None = None
         self._pending: ModelSettings | None = None
         self._imports: list[ImportDialog] = []
+        self._machine: MachineFacts | None = None  # as last probed on the owner thread
         owner = window.model.owner
         owner.load_progress.connect(self._on_owner_load_progress)
         owner.loaded.connect(self._on_owner_loaded)
@@ -51,13 +52,20 @@ class ModelControl(QObject):
 
     def show_dialog(self, dropped: list[Path] | None = None) -> None:
         window = self._window
-        dialog = ModelDialog(window.model.owner.runtime, window.settings.model, window)
+        dialog = ModelDialog(
+            window.paths, window.settings.model, window, loaded=window.reading.model
+        )
         dialog.load_requested.connect(self.load)
         dialog.unload_requested.connect(window.model.owner.unload_requested.emit)
         dialog.finished.connect(self._on_dialog_finished)
         self._dialog = dialog
-        if window.model.owner.runtime.machine is None:
+        loaded = window.reading.model
+        machine = loaded.machine if loaded is not None and loaded.machine.features else None
+        machine = machine or self._machine  # what the load reported, else the last probe
+        if machine is None:
             window.model.owner.probe_requested.emit()  # answered by machine_probed
+        else:
+            dialog.set_machine(machine)
         if dropped:
             mmproj = next((str(p) for p in dropped if "mmproj" in p.name.lower()), "")
             text = next((str(p) for p in dropped if str(p) != mmproj), "")
@@ -119,5 +127,6 @@ class ModelControl(QObject):
         self._window.reading.set_status(note)
 
     def _on_owner_machine_probed(self, machine: MachineFacts) -> None:
+        self._machine = machine
         if self._dialog is not None:
             self._dialog.set_machine(machine)

@@ -1,8 +1,9 @@
 """Model settings: choose the GGUF pair, see its facts, set how it runs, load or unload.
 
-The pair is checked (preflight, SHA-256, manifest, memory estimate) in the
-background with the core's `ModelRuntime.check`; loading itself is done by the
-model owner, so the window never freezes.
+The pair is checked (preflight, SHA-256, manifest, memory estimate) on a pool
+thread with the core's plain `check_model_pair`, which needs no model; loading
+itself is done by the model owner on its thread, so the window never freezes
+and only the model thread talks to the runtime.
 """
 
 from __future__ import annotations
@@ -27,10 +28,14 @@ from PySide6.QtWidgets import (
 
 from ecgviewer.core.case import Provenance
 from ecgviewer.core.errors import EcgViewerError
+from ecgviewer.core.inference.crash import SafeConfigs
+from ecgviewer.core.inference.integrity import HashCache
+from ecgviewer.core.inference.loaded import LoadedModel
 from ecgviewer.core.inference.machine import MachineFacts, repack_refusal
 from ecgviewer.core.inference.memory import MemoryEstimate, available_memory, gib
+from ecgviewer.core.inference.pair_check import check_model_pair
 from ecgviewer.core.inference.preflight import PairFacts
-from ecgviewer.core.inference.runtime import ModelRuntime
+from ecgviewer.core.paths import AppPaths
 from ecgviewer.core.settings import ModelSettings
 from ecgviewer.gui.file_fields import add_gguf_row
 from ecgviewer.gui.tasks import run_task
@@ -45,13 +50,17 @@ class ModelDialog(QDialog):
     unload_requested = Signal()
 
     def __init__(
-        self, runtime: ModelRuntime, settings: ModelSettings, parent: QWidget | None = None
-    ):
+        self, paths: AppPaths, settings: ModelSettings, parent: QWidget | None = None,
+        *, loaded: LoadedModel | None = None,
+    ):  # fmt: skip
         super().__init__(parent)
         self.setWindowTitle("Model settings")
         self.setObjectName("modelDialog")
         self.setMinimumWidth(640)
-        self._runtime = runtime
+        self._paths = paths
+        self._loaded = loaded  # the model loaded when the dialog opened (GUI thread's view)
+        self._safe_configs = SafeConfigs(paths.safe_configs_file)
+        self._hashes = HashCache(paths.hash_cache_file)  # for this dialog's pool-thread checks
         self._settings = settings
         self._check_serial = 0
         layout = QVBoxLayout(self)
@@ -66,8 +75,6 @@ class ModelDialog(QDialog):
         layout.addWidget(self.facts_label)
         layout.addWidget(self.progress)
         layout.addWidget(self._build_buttons())
-        if runtime.machine is not None:
-            self.set_machine(runtime.machine)
         self._check()
 
     def _build_form(self) -> QFormLayout:
@@ -143,7 +150,7 @@ class ModelDialog(QDialog):
         return row
 
     def _show_crash_settings(self) -> None:
-        count = self._runtime.safe_configs.count()
+        count = self._safe_configs.count()
         pairs = "1 model pair" if count == 1 else f"{count} model pairs"
         self.crash_label.setText(
             f"After crashes, {pairs} load with safe settings on this computer."
@@ -151,12 +158,12 @@ class ModelDialog(QDialog):
         self._crash_row.setVisible(count > 0)
 
     def _on_forget_clicked(self) -> None:
-        self._runtime.safe_configs.forget()
+        self._safe_configs.forget()
         self._show_crash_settings()
 
     def set_machine(self, machine: MachineFacts) -> None:
         """Show what llama.cpp uses on this CPU, and refuse settings known to crash it."""
-        loaded = self._runtime.loaded
+        loaded = self._loaded
         text = html.escape(machine.summary(self.threads_box.value()))
         if loaded is not None and loaded.decoding.buffer_types:
             text += f"<br>Weights now in: {html.escape(loaded.decoding.buffer_types)}"
@@ -183,7 +190,7 @@ class ModelDialog(QDialog):
         self.load_button.clicked.connect(self._on_load_clicked)
         self.unload_button.clicked.connect(self.unload_requested)
         buttons.rejected.connect(self.reject)
-        self.unload_button.setEnabled(self._runtime.loaded is not None)
+        self.unload_button.setEnabled(self._loaded is not None)
         return buttons
 
     def set_paths(self, text: str, mmproj: str) -> None:
@@ -221,7 +228,7 @@ class ModelDialog(QDialog):
         text, mmproj = Path(settings.text_path), Path(settings.mmproj_path)
         run_task(
             self,
-            lambda: self._runtime.check(text, mmproj, settings),
+            lambda: check_model_pair(text, mmproj, settings, self._paths, hashes=self._hashes),
             lambda result: self._on_check_done(serial, result),
             lambda error: self._on_check_failed(serial, error),
         )
@@ -281,6 +288,6 @@ class ModelDialog(QDialog):
     def load_finished(self, ok: bool) -> None:
         self.progress.setVisible(False)
         self.load_button.setEnabled(True)
-        self.unload_button.setEnabled(ok or self._runtime.loaded is not None)
+        self.unload_button.setEnabled(ok or self._loaded is not None)
         if ok:
             self.accept()

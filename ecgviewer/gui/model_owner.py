@@ -90,6 +90,8 @@ class ModelOwner(QObject):
 
     @property
     def runtime(self) -> ModelRuntime:
+        """The runtime, for this owner's thread (and tests that look at its worker); the GUI
+        thread never calls it: it sends requests and reads the signals."""
         return self._runtime
 
     def cancel(self) -> None:

@@ -1,8 +1,11 @@
 """Asking the model about the current case: the Interpret / Stop / Regenerate flow.
 
 `ReadingController` lives on the GUI thread. It turns panel actions into
-requests to the model owner, appends streamed text to the right case's thread,
-and keeps the status line truthful. Every request carries a tag; text arriving
+requests to the model owner and the owner's events into calls on the case's
+core `Conversation` (core/conversation.py), which owns the thread: the history
+the model sees, the turn being answered, what a failed turn keeps, Regenerate
+and New reading. The controller keeps the status line truthful and re-emits
+what changed as its own signals. Every request carries a tag; text arriving
 with an old tag (after Stop, or from a case that was closed) is dropped.
 
 The read ahead follows the case on screen: showing a case asks the owner to
@@ -20,7 +23,8 @@ from dataclasses import replace
 
 from PySide6.QtCore import QObject, QTimer, Signal
 
-from ecgviewer.core.case import Turn, now_iso
+from ecgviewer.core.case import Turn
+from ecgviewer.core.conversation import Conversation
 from ecgviewer.core.errors import EcgViewerError, EngineCrashError
 from ecgviewer.core.inference.client import Finished
 from ecgviewer.core.inference.crash import CrashReport
@@ -58,11 +62,10 @@ class ReadingController(QObject):
         self._case: OpenCase | None = None
         self._model: LoadedModel | None = None
         self._tag = 0
-        self._active: tuple[int, OpenCase, Turn] | None = None
-        self._started_at = 0.0
+        self._active: tuple[int, OpenCase, Conversation] | None = None
+        self._conversations: dict[int, tuple[weakref.ref[OpenCase], Conversation]] = {}
         self._first_text_at = 0.0
         self._tokens = 0
-        self._stopping = False
         self._preparing_tag = 0
         self._prepare_started = 0.0
         self._ready: frozenset[str] = frozenset()  # image keys the engine answers at once
@@ -87,6 +90,22 @@ class ReadingController(QObject):
     @property
     def busy(self) -> bool:
         return self._active is not None
+
+    @property
+    def model(self) -> LoadedModel | None:
+        """The model loaded as the GUI thread last heard of it (None while none is)."""
+        return self._model
+
+    def conversation(self, case: OpenCase) -> Conversation:
+        """The one conversation that owns `case`'s thread (made on first use)."""
+        self._conversations = {
+            k: v for k, v in self._conversations.items() if v[0]() is not None
+        }  # closed cases: gone
+        known = self._conversations.get(id(case))
+        if known is None or known[0]() is not case:
+            known = (weakref.ref(case), Conversation(case.case.thread))
+            self._conversations[id(case)] = known
+        return known[1]
 
     def is_ready(self, case: OpenCase) -> bool:
         """Whether Interpret on `case` would start answering at once (its image is read)."""
@@ -183,25 +202,29 @@ class ReadingController(QObject):
         case = self._case
         if case is None or self._model is None or self.busy:
             return
-        history = [(t.question, t.answer) for t in case.case.thread if t.stop_reason != "failed"]
-        turn = Turn(question=question, prompt_preset=preset_key, started_at=now_iso())
-        case.case.thread.append(turn)
+        conversation = self.conversation(case)
+        conversation.start(question, preset_key)
+        self._send(case, conversation)
+
+    def _send(self, case: OpenCase, conversation: Conversation) -> None:
+        """Ask the owner for the answer to the conversation's new turn."""
+        turn = conversation.active
+        assert turn is not None
         self._tag += 1
-        self._active = (self._tag, case, turn)
-        self._started_at = time.perf_counter()
-        self._tokens, self._first_text_at, self._stopping = 0, 0.0, False
+        self._active = (self._tag, case, conversation)
+        self._tokens, self._first_text_at = 0, 0.0
         self._panel.set_busy(True)
         self._panel.show_thread(case.case.thread)
         self._countdown.stop()
         self._preparing_tag = 0
         self.set_status("Reading image...")
         self.turn_started.emit(case, turn)
-        self._owner.interpret_requested.emit(self._tag, self._png_of(case), question, history)
+        history = conversation.history()
+        self._owner.interpret_requested.emit(self._tag, self._png_of(case), turn.question, history)
 
     def stop(self) -> None:
         """Honoured at the worker's next token: the owner sets a shared flag directly."""
-        if self._active is not None:
-            self._stopping = True
+        if self._active is not None and self._active[2].stop():
             self.set_status("Stopping...")
             self._owner.cancel()  # an answer that had not begun is "Stopped" at once
 
@@ -209,37 +232,39 @@ class ReadingController(QObject):
         case = self._case
         if case is None or not case.case.thread or self.busy or self._model is None:
             return
-        last = case.case.thread.pop()
-        self.thread_truncated.emit(case, len(case.case.thread))
-        self.ask(last.question, last.prompt_preset)
+        conversation = self.conversation(case)
+        conversation.regenerate()
+        self.thread_truncated.emit(case, len(case.case.thread) - 1)
+        self._send(case, conversation)
 
     def _on_panel_new_reading_requested(self) -> None:
         if self._case is not None and not self.busy:
-            self._case.case.thread.clear()
+            self.conversation(self._case).new_reading()
             self.thread_truncated.emit(self._case, 0)
             self._panel.show_thread([])
 
     # -- events from the model owner -----------------------------------------
-    def _current(self, tag: int) -> tuple[OpenCase, Turn] | None:
+    def _current(self, tag: int) -> tuple[OpenCase, Conversation] | None:
         if self._active is None or self._active[0] != tag:
             return None  # late event of a request that was already ended
         return self._active[1], self._active[2]
 
     def _on_owner_started(self, tag: int) -> None:
-        if self._current(tag) and not self._stopping:
+        found = self._current(tag)
+        if found and not found[1].stopping:
             self.set_status("Generating...")
 
     def _on_owner_text_arrived(self, tag: int, text: str) -> None:
         found = self._current(tag)
         if found is None:
             return
-        case, turn = found
-        turn.answer += text
+        case, conversation = found
+        turn = conversation.add_text(text)
         self._tokens += 1
         now = time.perf_counter()
         if not self._first_text_at:
             self._first_text_at = now
-        if not self._stopping and self._tokens % 4 == 0 and now > self._first_text_at:
+        if not conversation.stopping and self._tokens % 4 == 0 and now > self._first_text_at:
             rate = (self._tokens - 1) / (now - self._first_text_at)
             self.set_status(f"Generating - {rate:.1f} tok/s")
         if case is self._case:
@@ -250,17 +275,8 @@ class ReadingController(QObject):
         found = self._current(tag)
         if found is None:
             return
-        case, turn = found
-        record = self._owner.runtime.make_turn(
-            turn.question, turn.answer, event, turn.prompt_preset
-        )
-        turn.stop_reason = record.stop_reason
-        turn.timings, turn.provenance, turn.decoding = (
-            record.timings,
-            record.provenance,
-            record.decoding,
-        )
-        turn.prompt_version = record.prompt_version
+        case, conversation = found
+        turn = conversation.finish(event, self._model)
         self._end(case, turn)
         if turn.stop_reason == "cancelled":
             self.set_status("Stopped")
@@ -276,20 +292,18 @@ class ReadingController(QObject):
             self._stop_waiting_for_engine()
             self._panel.set_engine_note(f"{error.message} {error.hint}".strip())
             if found is not None:
-                self._end(*found, stop_reason="failed")
+                self._end(found[0], found[1].fail())
             self.set_status(f"{error.message} {error.hint}".strip())
             return
         if found is None:
             if self._active is None:  # a background prepare failed: say so, quietly
                 self.set_status(f"Error: {error.message}")
             return
-        self._end(*found, stop_reason="failed")
+        self._end(found[0], found[1].fail())  # the partial answer is kept, marked incomplete
         self.set_status(f"Error: {error.message}")
         present_error(self._panel.window(), error)
 
-    def _end(self, case: OpenCase, turn: Turn, *, stop_reason: str = "") -> None:
-        if stop_reason == "failed":
-            turn.stop_reason = "failed"  # the partial answer is kept, marked incomplete
+    def _end(self, case: OpenCase, turn: Turn) -> None:
         self._active = None
         self._panel.set_busy(False)
         if case is self._case:

@@ -5,7 +5,6 @@ from __future__ import annotations
 from PySide6.QtCore import Qt
 from pytestqt.qtbot import QtBot
 
-from ecgviewer.core.inference.runtime import ModelRuntime
 from ecgviewer.core.paths import app_paths
 from ecgviewer.core.settings import ModelSettings
 from ecgviewer.gui.model_dialog import ModelDialog
@@ -18,7 +17,7 @@ def test_the_dialog_shows_expected_memory_and_loads_with_the_chosen_options(
 ) -> None:
     chosen = ModelSettings(text_path=str(models.text_model_path()),
                            mmproj_path=str(models.projector_path()), n_threads=2)  # fmt: skip
-    dialog = ModelDialog(ModelRuntime(app_paths().ensure()), chosen)
+    dialog = ModelDialog(app_paths().ensure(), chosen)
     qtbot.addWidget(dialog)
     dialog.show()
     qtbot.waitUntil(dialog.load_button.isEnabled, timeout=30_000)  # checked in the background

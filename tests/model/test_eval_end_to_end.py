@@ -78,13 +78,11 @@ def test_run_score_and_compare(tmp_path: Path) -> None:
 
 
 def test_stopping_while_the_model_is_checked_ends_the_run_at_once(tmp_path: Path) -> None:
-    import argparse
-
     from ecgviewer.core.errors import Cancelled
-    from ecgviewer.core.evaluation.session import RunControl, run_evaluation
+    from ecgviewer.core.evaluation.session import EvalRunRequest, RunControl, run_evaluation
 
     dataset = labelled_set(tmp_path / "set")
-    args = argparse.Namespace(
+    args = EvalRunRequest(
         dataset=dataset, image_root=None, model=models.text_model_path(),
         mmproj=models.projector_path(), task="ptb-xl-super", out=tmp_path / "out.jsonl",
         seed=42, max_tokens=12, limit=None, resume=False,

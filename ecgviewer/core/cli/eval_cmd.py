@@ -19,7 +19,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
-from ecgviewer.core.evaluation.session import DEFAULT_MAX_TOKENS, DEFAULT_SEED
+from ecgviewer.core.evaluation.session import DEFAULT_MAX_TOKENS, DEFAULT_SEED, EvalRunRequest
 from ecgviewer.core.evaluation.tasks import TASKS
 
 if TYPE_CHECKING:  # numpy and reportlab load only for the eval commands
@@ -117,7 +117,7 @@ def run_command(args: argparse.Namespace) -> int:
     from ecgviewer.core.evaluation.text_output import format_run_summary
 
     with TerminalProgress() as progress:
-        summary = run_evaluation(args, progress=progress, warn=_warn)
+        summary = run_evaluation(run_request(args), progress=progress, warn=_warn)
     print(format_run_summary(summary))
     if summary.already_done + summary.written:
         print()
@@ -126,6 +126,15 @@ def run_command(args: argparse.Namespace) -> int:
         except InputError as error:  # the run itself succeeded; say why there is no score
             print(f"ecgviewer: the results could not be scored: {error}", file=sys.stderr)
     return 0
+
+
+def run_request(args: argparse.Namespace) -> EvalRunRequest:
+    """The parsed `eval run` arguments as the core's request."""
+    return EvalRunRequest(
+        dataset=args.dataset, model=args.model, mmproj=args.mmproj, task=args.task,
+        out=args.out, limit=args.limit, resume=args.resume, image_root=args.image_root,
+        seed=args.seed, max_tokens=args.max_tokens,
+    )  # fmt: skip
 
 
 def _warn(warning: str) -> None:

@@ -1,7 +1,8 @@
 """`ecgviewer interpret IMAGE`: the window's Interpret button, on the command line.
 
 Streams the answer to stdout as it arrives (or prints one JSON object with
---json). Exit codes: 0 ok, 2 bad input, 3 model problem, 130 interrupted.
+--json). `--follow-up` asks more questions in the same conversation, as the
+window's follow-up box does. Exit codes: 0 ok, 2 bad input, 3 model problem, 130 interrupted.
 """
 
 from __future__ import annotations
@@ -15,14 +16,21 @@ from typing import Any
 
 from ecgviewer import DISCLAIMER
 from ecgviewer.core.case import Turn
-from ecgviewer.core.errors import InputError, ModelError
-from ecgviewer.core.inference.answering import answer_with_one_retry
-from ecgviewer.core.inference.discovery import configured_or_found
+from ecgviewer.core.cli.model_options import (
+    add_image_and_model_options,
+    load_model,
+    model_settings,
+    open_image,
+    print_model_notes,
+)
+from ecgviewer.core.conversation import Conversation
+from ecgviewer.core.errors import InputError
+from ecgviewer.core.inference.answering import ask
 from ecgviewer.core.inference.prompts import DEFAULT_PRESET, PRESETS, preset
 from ecgviewer.core.inference.runtime import ModelRuntime
 from ecgviewer.core.paths import app_paths
-from ecgviewer.core.settings import ModelSettings, load_settings
-from ecgviewer.core.workspace import OpenCase, open_case
+from ecgviewer.core.settings import load_settings
+from ecgviewer.core.workspace import OpenCase
 
 
 def register(commands: argparse._SubParsersAction) -> None:
@@ -31,19 +39,12 @@ def register(commands: argparse._SubParsersAction) -> None:
         help="ask the local model about one ECG image",
         description=f"Ask the local model about one ECG image. {DISCLAIMER}.",
     )
-    parser.add_argument("image", type=Path, help="ECG image or PDF")
-    parser.add_argument("--page", type=int, default=None, help="page of a PDF/TIFF (1-based)")
-    parser.add_argument("--model", type=Path, help="text model GGUF")
-    parser.add_argument("--mmproj", type=Path, help="vision projector GGUF")
+    add_image_and_model_options(parser)
     ask = parser.add_mutually_exclusive_group()
     ask.add_argument("--prompt", help="free-text question")
     ask.add_argument("--preset", choices=[p.key for p in PRESETS], help="model-card question")
-    parser.add_argument("--max-tokens", type=int, help="new tokens at most (default 512)")
-    parser.add_argument("--seed", type=int, help="sampling seed (default 42)")
-    parser.add_argument("--threads", type=int, help="CPU threads (default: physical cores)")
-    parser.add_argument("--gpu-layers", type=int, help="layers to offload to a GPU (default 0)")
-    parser.add_argument("--ctx", type=int, help="context length (default 4096)")
-    parser.add_argument("--no-preprocess", action="store_true", help="send the image as decoded")
+    parser.add_argument("--follow-up", action="append", default=[], metavar="QUESTION",
+                        help="ask this next, in the same conversation (repeatable)")  # fmt: skip
     parser.add_argument("--json", action="store_true", help="print one JSON object at the end")
     parser.add_argument("--pdf", type=Path, help="also write the PDF report of this run")
     parser.add_argument("--no-identifiers", action="store_true",
@@ -89,85 +90,82 @@ def _study(args: argparse.Namespace) -> dict[str, str]:
     return checked_study(study)
 
 
-def _model_settings(args: argparse.Namespace, base: ModelSettings) -> ModelSettings:
-    overrides = {
-        "max_tokens": args.max_tokens, "seed": args.seed, "n_threads": args.threads,
-        "n_gpu_layers": args.gpu_layers, "n_ctx": args.ctx,
-    }  # fmt: skip
-    for key, value in overrides.items():
-        if value is not None:
-            setattr(base, key, value)
-    if base.max_tokens < 1:
-        raise InputError("--max-tokens must be at least 1.")
-    return base
-
-
-def _pair(args: argparse.Namespace, settings: ModelSettings) -> tuple[Path, Path]:
-    if args.model or args.mmproj:
-        if not (args.model and args.mmproj):
-            raise ModelError("Give both --model and --mmproj (the text GGUF and its projector).")
-        return args.model, args.mmproj
-    found = configured_or_found(settings, app_paths())
-    if found is None:
-        raise ModelError(
-            "No model is configured and none was found in the models folders.",
-            hint="Pass --model TEXT.gguf --mmproj MMPROJ.gguf, or see models/README.md.",
-        )
-    return found
+def _questions(args: argparse.Namespace) -> list[tuple[str, str]]:
+    """(question, preset key) for the first question and each follow-up, checked."""
+    first = args.prompt or preset(args.preset or DEFAULT_PRESET.key).text
+    preset_key = "" if args.prompt else (args.preset or DEFAULT_PRESET.key)
+    asked = [(first, preset_key)] + [(question, "") for question in args.follow_up]
+    if any(not question.strip() for question, _ in asked):
+        raise InputError("The question is empty.")
+    return asked
 
 
 def run(args: argparse.Namespace) -> int:
     paths = app_paths().ensure()
-    stored = load_settings(paths)
-    settings = _model_settings(args, stored.model)
-    question = args.prompt or preset(args.preset or DEFAULT_PRESET.key).text
-    if not question.strip():
-        raise InputError("The question is empty.")
+    model_settings(args, load_settings(paths).model)  # bad options fail fast
+    questions = _questions(args)
     study = _study(args)  # bad input fails fast, before the model loads
-    prepared = _prepare_image(args)
+    prepared = open_image(args)
     prepared.case.study = study
-    text_path, mmproj_path = _pair(args, settings)
+    conversation = Conversation(prepared.case.thread)
     runtime = ModelRuntime(paths)
     try:
-        loaded = runtime.load(text_path, mmproj_path, settings)
-        for note in loaded.notes:
-            print(f"note: {note}", file=sys.stderr)
-        if not loaded.provenance.is_ecg_model:
-            print(f"note: {loaded.display_name} is not an ECG model; its text is not an ECG "
-                  "interpretation.", file=sys.stderr)  # fmt: skip
-        elif not args.json:
-            print(f"[{DISCLAIMER}]", file=sys.stderr)
-        turn = _stream(runtime, prepared.model_png(), question, args)
+        print_model_notes(load_model(args, paths, runtime), disclaimer=not args.json)
+        _ask_all(runtime, conversation, prepared.model_png(), questions, args)
     finally:
         runtime.close()
     if args.pdf:
-        _write_pdf(args, prepared, turn)
+        _write_pdf(args, prepared)
     if args.json:
-        print(json.dumps(_result_json(turn, prepared), indent=2))
-    return 130 if turn.stop_reason == "cancelled" else 0
+        print(json.dumps(_result_json(conversation.thread, prepared), indent=2))
+    return 130 if conversation.thread[-1].stop_reason == "cancelled" else 0
 
 
-def _stream(runtime: ModelRuntime, png: bytes, question: str, args: argparse.Namespace) -> Turn:
+def _ask_all(runtime: ModelRuntime, conversation: Conversation, png: bytes,
+             questions: list[tuple[str, str]], args: argparse.Namespace) -> None:  # fmt: skip
+    """Ask each question in turn; a stopped answer (Ctrl+C) ends the run."""
+    for index, (question, preset_key) in enumerate(questions):
+        if index and not args.json:
+            print(f"\n> {question}", file=sys.stderr)
+        turn = stream_answer(runtime, conversation, png, question, preset_key,
+                             show=not args.json)  # fmt: skip
+        if turn.stop_reason == "cancelled":
+            return
+
+
+def stream_answer(runtime: ModelRuntime, conversation: Conversation, png: bytes, question: str,
+                  preset_key: str = "", *, show: bool = True) -> Turn:  # fmt: skip
+    """Ask one question in `conversation`, printing the answer as it streams; Ctrl+C stops it."""
     previous = signal.signal(signal.SIGINT, lambda *_: runtime.cancel())
 
-    def show(text: str) -> None:
-        if not args.json:
+    def on_text(text: str) -> None:
+        if show:
             print(text, end="", flush=True)
 
     def note(text: str) -> None:
         print(f"\nnote: {text} Asking again.", file=sys.stderr)
 
     try:
-        text, finished = answer_with_one_retry(runtime, png, question, on_text=show, on_note=note)
+        turn, _finished = ask(runtime, conversation, png, question, preset_key,
+                              on_text=on_text, on_note=note)  # fmt: skip
     finally:
         signal.signal(signal.SIGINT, previous)
-    if not args.json:
+    if show:
         print()
-    preset_key = "" if args.prompt else (args.preset or DEFAULT_PRESET.key)
-    return runtime.make_turn(question, text, finished, preset_key)
+    return turn
 
 
-def _result_json(turn: Turn, prepared: OpenCase) -> dict[str, Any]:
+def _turn_json(turn: Turn) -> dict[str, Any]:
+    return {
+        "question": turn.question, "text": turn.answer, "stop_reason": turn.stop_reason,
+        "asked_at": turn.started_at, "finished_at": turn.finished_at,
+        "timings": turn.timings.to_json(),
+    }  # fmt: skip
+
+
+def _result_json(thread: list[Turn], prepared: OpenCase) -> dict[str, Any]:
+    """The first turn's fields at the top (as before follow-ups existed), and every turn."""
+    turn = thread[0]
     provenance = turn.provenance
     return {
         "text": turn.answer,
@@ -183,18 +181,14 @@ def _result_json(turn: Turn, prepared: OpenCase) -> dict[str, Any]:
         "timings": turn.timings.to_json(),
         "preprocess": prepared.steps,
         "study": prepared.case.study,
+        "turns": [_turn_json(each) for each in thread],
     }
 
 
-def _prepare_image(args: argparse.Namespace) -> OpenCase:
-    page = None if args.page is None else args.page - 1
-    return open_case(args.image, page=page, preprocess=not args.no_preprocess)
-
-
-def _write_pdf(args: argparse.Namespace, prepared: OpenCase, turn: Turn) -> None:
+def _write_pdf(args: argparse.Namespace, prepared: OpenCase) -> None:
+    """The report of the whole conversation (the thread is the case's own)."""
     from ecgviewer.core.report import write_report
 
-    prepared.case.thread = [turn]
     out = write_report(prepared.case, prepared.result, prepared.original, args.pdf,
                        identifiers=not args.no_identifiers)  # fmt: skip
     print(f"report written to {out}", file=sys.stderr)

@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 from ecgviewer.core.inference.memory import available_memory, gib
-from ecgviewer.core.inference.runtime import ModelRuntime
+from ecgviewer.core.inference.pair_check import check_model_pair
 from ecgviewer.core.paths import app_paths
 from ecgviewer.core.settings import load_settings
 
@@ -33,13 +33,14 @@ def run_check(args: argparse.Namespace) -> int:
     settings = load_settings(paths).model
     if args.ctx:
         settings.n_ctx = args.ctx
-    runtime = ModelRuntime(paths)
 
     def progress(stage: str, fraction: float) -> None:
         if stage == "hashing" and sys.stderr.isatty():
             print(f"\rhashing {fraction:4.0%}", end="", file=sys.stderr, flush=True)
 
-    facts, provenance, expected = runtime.check(args.text, args.mmproj, settings, progress)
+    facts, provenance, expected = check_model_pair(
+        args.text, args.mmproj, settings, paths, progress=progress
+    )
     if sys.stderr.isatty():
         print(file=sys.stderr)
     report = {

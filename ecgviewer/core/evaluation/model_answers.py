@@ -1,44 +1,47 @@
 """The one seam between `ecgviewer eval run` and the model runtime.
 
-`make_answer_fn(args)` must return an `AnswerFn` (see `runner.AnswerFn`):
+`make_answer_fn(request)` must return an `AnswerFn` (see `runner.AnswerFn`):
 `answer_fn(item) -> (text, timings)` answers `item.question` about the image
-at `item.image_path` with greedy decoding (temperature 0, seed `args.seed`, at
-most `args.max_tokens` new tokens), the image placed before the question, and
+at `item.image_path` with greedy decoding (temperature 0, seed `request.seed`, at
+most `request.max_tokens` new tokens), the image placed before the question, and
 returns the raw text and a JSON-ready dict of timings in milliseconds (for
 example `Timings.to_json()`). It raises `ImageError` for an unusable image,
 `Cancelled` when stopped, `ModelError` when the model cannot be loaded.
 
-`args` carries `model` and `mmproj` (paths), `seed`, `max_tokens`, `task`.
+`request` is the run's `session.EvalRunRequest` (`model`, `mmproj`, `seed`, `max_tokens`).
 """
 
 from __future__ import annotations
 
-import argparse
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from ecgviewer.core.conversation import Conversation
 from ecgviewer.core.errors import Cancelled, InputError
 from ecgviewer.core.evaluation.datasets import EvalItem
 from ecgviewer.core.evaluation.runner import AnswerFn
-from ecgviewer.core.inference.answering import answer_with_one_retry
+from ecgviewer.core.inference.answering import ask
 from ecgviewer.core.inference.integrity import HashCache
 from ecgviewer.core.inference.runtime import ModelRuntime
 from ecgviewer.core.paths import app_paths
 from ecgviewer.core.settings import load_settings
 from ecgviewer.core.workspace import open_case
 
+if TYPE_CHECKING:
+    from ecgviewer.core.evaluation.session import EvalRunRequest
+
 
 def make_answer_fn(
-    args: argparse.Namespace, should_stop: Callable[[], bool] | None = None
+    request: EvalRunRequest, should_stop: Callable[[], bool] | None = None
 ) -> AnswerFn:
-    """Load the model pair named in `args` and return the function that answers one item.
+    """Load the model pair named in `request` and return the function that answers one item.
 
     `should_stop` is polled while the files are checked (hashing several GB takes a
     while the first time); it raises `Cancelled` when it turns true.
     """
-    return RuntimeAnswers(Path(args.model), Path(args.mmproj), seed=args.seed,
-                          max_tokens=args.max_tokens, should_stop=should_stop)  # fmt: skip
+    return RuntimeAnswers(Path(request.model), Path(request.mmproj), seed=request.seed,
+                          max_tokens=request.max_tokens, should_stop=should_stop)  # fmt: skip
 
 
 class RuntimeAnswers:
@@ -65,10 +68,11 @@ class RuntimeAnswers:
 
     def __call__(self, item: EvalItem) -> tuple[str, dict[str, Any]]:
         opened = open_case(item.image_path, preprocess=False)
-        text, finished = answer_with_one_retry(self._runtime, opened.model_png(), item.question)
-        if finished.stop_reason == "cancelled":
+        # each item is a first question in a conversation of its own
+        turn, finished = ask(self._runtime, Conversation(), opened.model_png(), item.question)
+        if turn.stop_reason == "cancelled":
             raise Cancelled()
-        return text, dict(finished.times)
+        return turn.answer, dict(finished.times)
 
     def cancel(self) -> None:
         """Stop the answer in progress at its next token (it raises `Cancelled`). Any thread."""
@@ -78,12 +82,12 @@ class RuntimeAnswers:
         self._runtime.close()
 
 
-def describe_model(args: argparse.Namespace) -> dict[str, Any]:
+def describe_model(request: EvalRunRequest) -> dict[str, Any]:
     """Provenance of the model pair for the run description: names, sizes, SHA-256."""
     cache = HashCache(app_paths().hash_cache_file)
     return {
-        "model": _describe_file(Path(args.model), cache),
-        "mmproj": _describe_file(Path(args.mmproj), cache),
+        "model": _describe_file(Path(request.model), cache),
+        "mmproj": _describe_file(Path(request.mmproj), cache),
     }
 
 

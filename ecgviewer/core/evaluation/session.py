@@ -9,10 +9,9 @@ called from another thread.
 
 from __future__ import annotations
 
-import argparse
 import threading
 from collections.abc import Callable
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -31,24 +30,21 @@ DEFAULT_MAX_TOKENS = 1024  # ECGBench: up to 1,024 new tokens
 Warn = Callable[[str], None]
 
 
-def run_args(
-    dataset: Path,
-    *,
-    model: Path,
-    mmproj: Path,
-    task: str,
-    out: Path,
-    limit: int | None = None,
-    resume: bool = False,
-    image_root: Path | None = None,
-    seed: int = DEFAULT_SEED,
-    max_tokens: int = DEFAULT_MAX_TOKENS,
-) -> argparse.Namespace:
-    """The arguments of `eval run`, for callers that do not parse a command line."""
-    return argparse.Namespace(
-        dataset=dataset, model=model, mmproj=mmproj, task=task, out=out, limit=limit,
-        resume=resume, image_root=image_root, seed=seed, max_tokens=max_tokens,
-    )  # fmt: skip
+@dataclass(frozen=True)
+class EvalRunRequest:
+    """What `eval run` is asked to do: built by the CLI from its arguments, by the window
+    from its form."""
+
+    dataset: Path
+    model: Path
+    mmproj: Path
+    task: str
+    out: Path
+    limit: int | None = None
+    resume: bool = False
+    image_root: Path | None = None
+    seed: int = DEFAULT_SEED
+    max_tokens: int = DEFAULT_MAX_TOKENS
 
 
 class RunControl:
@@ -83,7 +79,7 @@ class RunControl:
 
 
 def run_evaluation(
-    args: argparse.Namespace,
+    request: EvalRunRequest,
     *,
     progress: Progress | None = None,
     control: RunControl | None = None,
@@ -97,40 +93,40 @@ def run_evaluation(
     from ecgviewer.core.evaluation import model_answers
     from ecgviewer.core.evaluation.runner import write_run_meta
 
-    items, model_id = _checked_inputs(args, warn)
-    answer_fn = model_answers.make_answer_fn(args, control.stop_requested if control else None)
+    items, model_id = _checked_inputs(request, warn)
+    answer_fn = model_answers.make_answer_fn(request, control.stop_requested if control else None)
     try:
         if control is not None:
             control.attach(answer_fn)
-        provenance = model_answers.describe_model(args)
-        write_run_meta(args.out, run_meta(args, model_id, provenance))
-        return _run_items(items, answer_fn, args, model_id, progress=progress, control=control)
+        provenance = model_answers.describe_model(request)
+        write_run_meta(request.out, run_meta(request, model_id, provenance))
+        return _run_items(items, answer_fn, request, model_id, progress=progress, control=control)
     finally:
         if control is not None:
             control.attach(None)
         close_answer_fn(answer_fn)
 
 
-def _checked_inputs(args: argparse.Namespace, warn: Warn | None) -> tuple[list[EvalItem], str]:
+def _checked_inputs(request: EvalRunRequest, warn: Warn | None) -> tuple[list[EvalItem], str]:
     from ecgviewer.core.evaluation.datasets import load_dataset
     from ecgviewer.core.evaluation.runner import check_output
     from ecgviewer.core.evaluation.scoring import check_gold
 
-    if args.limit is not None and args.limit < 1:
+    if request.limit is not None and request.limit < 1:
         raise InputError("--limit must be at least 1.")
-    items = load_dataset(args.dataset, image_root=args.image_root, exclude=(args.out,))
-    for warning in check_gold(items, args.task):
+    items = load_dataset(request.dataset, image_root=request.image_root, exclude=(request.out,))
+    for warning in check_gold(items, request.task):
         if warn is not None:
             warn(warning)
-    model_id = Path(args.model).stem
-    check_output(args.out, resume=args.resume, model_id=model_id)
+    model_id = Path(request.model).stem
+    check_output(request.out, resume=request.resume, model_id=model_id)
     return items, model_id
 
 
 def _run_items(
     items: list[EvalItem],
     answer_fn: AnswerFn,
-    args: argparse.Namespace,
+    request: EvalRunRequest,
     model_id: str,
     *,
     progress: Progress | None,
@@ -141,26 +137,26 @@ def _run_items(
     return run_eval(
         items,
         answer_fn,
-        args.out,
+        request.out,
         model_id=model_id,
-        resume=args.resume,
-        limit=args.limit,
+        resume=request.resume,
+        limit=request.limit,
         progress=progress,
         should_stop=control.stop_requested if control is not None else None,
     )
 
 
-def run_meta(args: argparse.Namespace, model_id: str, provenance: dict[str, Any]) -> dict[str, Any]:
+def run_meta(request: EvalRunRequest, model_id: str, provenance: dict[str, Any]) -> dict[str, Any]:
     """The run description: task, dataset, model provenance, decoding, this session."""
     return {
         "schema": 1,
-        "task": args.task,
-        "dataset": str(args.dataset),
+        "task": request.task,
+        "dataset": str(request.dataset),
         "model_id": model_id,
         "provenance": provenance,
-        "decoding": {"temperature": 0.0, "seed": args.seed, "max_tokens": args.max_tokens},
+        "decoding": {"temperature": 0.0, "seed": request.seed, "max_tokens": request.max_tokens},
         "ecgviewer_version": __version__,
-        "sessions": [{"started_at": now_iso(), "resume": args.resume, "limit": args.limit}],
+        "sessions": [{"started_at": now_iso(), "resume": request.resume, "limit": request.limit}],
     }
 
 

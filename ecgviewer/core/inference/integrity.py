@@ -43,7 +43,9 @@ class HashCache:
 
     def __init__(self, file: Path) -> None:
         self.file = file
-        self._lock = threading.Lock()  # the GUI checks a pair while the model thread loads
+        # check_model_pair may run on pool threads (the model dialog starts a new check while
+        # an earlier one still hashes); the runtime's own cache is used on the model thread only
+        self._lock = threading.Lock()
         self._entries: dict[str, Any] = read_json_object(file)
 
     def sha256(self, path: Path, progress: Progress | None = None) -> str:

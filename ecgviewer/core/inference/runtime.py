@@ -1,11 +1,14 @@
 """`ModelRuntime`: the one owner of the model, used by the CLI and the GUI alike.
 
-It checks a pair before loading (preflight, SHA-256, manifest, memory), loads
-it in the worker process, and answers questions about an image, preparing the
-image only when it changed. All methods run on the caller's one model thread;
-`cancel()` may be called from any thread, and `on_engine_exit` is called on a
-watcher thread (it should only notify the model thread, which then calls
-`recover()`).
+It loads a pair (after `pair_check.check_model_pair`: preflight, SHA-256,
+manifest, memory) in the worker process, and answers questions about an image,
+preparing the image only when it changed. Only the one model thread talks to
+it: the GUI's model owner thread (gui/model_owner.py), or the CLI's main
+thread. The exceptions, safe from any thread, are `cancel()`, `phase` and
+`machine`; `on_engine_exit` is called on a watcher thread (it should only
+notify the model thread, which then calls `recover()`). Checking a pair
+without loading it and turning an answer into a record (`conversation.
+answer_record`) are plain functions that need no runtime.
 
 When the worker dies, the runtime says what it was doing and how it died,
 restarts it once in the safest configuration (crash.py) and remembers that
@@ -20,19 +23,9 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import replace
 from pathlib import Path
-from typing import cast
 
-from ecgviewer.core.case import (
-    DecodingSettings,
-    ModelIdentity,
-    Provenance,
-    StopReason,
-    Timings,
-    Turn,
-    now_iso,
-)
+from ecgviewer.core.case import DecodingSettings, Timings
 from ecgviewer.core.errors import EngineCrashError, ModelError
-from ecgviewer.core.inference import memory
 from ecgviewer.core.inference.client import (
     AbandonCheck,
     Abandoned,
@@ -52,27 +45,17 @@ from ecgviewer.core.inference.crash import (
     safest,
 )
 from ecgviewer.core.inference.encode_times import EncodeTimes, read_time_ms, timing_key
-from ecgviewer.core.inference.integrity import HashCache, find_known_pair, load_manifest
-from ecgviewer.core.inference.loaded import (
-    CheckedPair,
-    LoadedModel,
-    Restarted,
-    RuntimeEvent,
-    is_ecg_model_name,
-)
+from ecgviewer.core.inference.integrity import HashCache
+from ecgviewer.core.inference.loaded import CheckedPair, LoadedModel, Restarted, RuntimeEvent
 from ecgviewer.core.inference.machine import MachineFacts, repack_refusal
+from ecgviewer.core.inference.pair_check import LoadProgress, check_model_pair
 from ecgviewer.core.inference.prefix_cache import prefix_key
-from ecgviewer.core.inference.preflight import PairFacts, check_pair
-from ecgviewer.core.inference.prompts import PROMPTS_VERSION
 from ecgviewer.core.inference.read_ahead import PROCESS_START_MS, ReadyImages, image_key
 from ecgviewer.core.inference.spec import LoadSpec, batch_tokens
 from ecgviewer.core.paths import AppPaths
 from ecgviewer.core.settings import ModelSettings
 
 log = logging.getLogger(__name__)
-
-LoadProgress = Callable[[str, float], None]
-"""(stage, fraction in [0, 1]) where stage is "checking", "hashing" or "loading"."""
 
 EngineExitListener = Callable[[CrashReport], None]
 """Called on a watcher thread as soon as the worker dies unasked."""
@@ -120,45 +103,6 @@ class ModelRuntime:
         return self._client.phase
 
     # -- loading -----------------------------------------------------------
-    def check(
-        self, text: Path, mmproj: Path, settings: ModelSettings,
-        progress: LoadProgress | None = None,
-    ) -> tuple[PairFacts, Provenance, memory.MemoryEstimate]:  # fmt: skip
-        """Preflight, hash and memory-check a pair without loading it."""
-        report = progress or (lambda stage, fraction: None)
-        report("checking", 0.0)
-        facts = check_pair(text, mmproj)
-        expected = memory.estimate(facts, settings)
-        memory.check_fits(expected, memory.available_memory())
-        total = facts.text.size_bytes + facts.mmproj.size_bytes
-        share = facts.text.size_bytes / total
-
-        def text_part(fraction: float) -> None:
-            report("hashing", fraction * share)
-
-        def mmproj_part(fraction: float) -> None:
-            report("hashing", share + fraction * (1 - share))
-
-        text_sha = self._hashes.sha256(facts.text.path, text_part)
-        mmproj_sha = self._hashes.sha256(facts.mmproj.path, mmproj_part)
-        return facts, self._provenance(facts, text_sha, mmproj_sha), expected
-
-    def _provenance(self, facts: PairFacts, text_sha: str, mmproj_sha: str) -> Provenance:
-        manifest = load_manifest(self._manifest_path) + load_manifest(
-            self._paths.user_manifest_file
-        )
-        known = find_known_pair(text_sha, mmproj_sha, manifest)
-        ecg = known.ecg_model if known else is_ecg_model_name(facts.text.name, facts.text.path.name)
-        return Provenance(
-            model=ModelIdentity(str(facts.text.path), text_sha, facts.text.architecture,
-                                facts.text.quantization, facts.text.size_bytes),
-            mmproj=ModelIdentity(str(facts.mmproj.path), mmproj_sha, "clip",
-                                 facts.mmproj.quantization, facts.mmproj.size_bytes),
-            known_pair=known.name if known else "",
-            fallback_template=not facts.text.has_chat_template,
-            is_ecg_model=ecg,
-        )  # fmt: skip
-
     @property
     def machine(self) -> MachineFacts | None:
         """What llama.cpp reported about this computer, once known (after `probe()`). Any thread."""
@@ -177,7 +121,10 @@ class ModelRuntime:
         A crash while loading is handled like any other: one restart in the
         safest configuration, then a clear error.
         """
-        facts, provenance, expected = self.check(text, mmproj, settings, progress)
+        facts, provenance, expected = check_model_pair(
+            text, mmproj, settings, self._paths, hashes=self._hashes,
+            manifest=self._manifest_path, progress=progress,
+        )  # fmt: skip
         if progress is not None:
             progress("loading", 0.0)
         spec = LoadSpec(
@@ -502,19 +449,3 @@ class ModelRuntime:
                 raise self._final_error(last)  # say why, not just "no model"
             raise ModelError("No model is loaded.", hint="Choose a model in Model settings.")
         return self._loaded
-
-    def make_turn(self, question: str, answer: str, finished: Finished | None,
-                  preset_key: str = "") -> Turn:  # fmt: skip
-        """The record of one answer, with everything that produced it."""
-        loaded = self._loaded
-        timings = Timings.from_json(finished.times) if finished else Timings()
-        stop: StopReason = "failed"
-        if finished is not None and finished.stop_reason in ("eos", "length", "cancelled"):
-            stop = cast(StopReason, finished.stop_reason)
-        return Turn(
-            question=question, answer=answer, stop_reason=stop,
-            prompt_preset=preset_key, prompt_version=PROMPTS_VERSION, started_at=now_iso(),
-            timings=timings,
-            provenance=loaded.provenance if loaded else None,
-            decoding=loaded.decoding if loaded else None,
-        )  # fmt: skip

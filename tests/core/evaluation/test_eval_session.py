@@ -15,8 +15,8 @@ from ecgviewer.core.evaluation import model_answers
 from ecgviewer.core.evaluation.datasets import EvalItem
 from ecgviewer.core.evaluation.runner import read_run_meta
 from ecgviewer.core.evaluation.session import (
+    EvalRunRequest,
     RunControl,
-    run_args,
     run_evaluation,
     score_file,
     write_report,
@@ -77,7 +77,7 @@ def test_a_run_writes_rows_and_the_description_and_closes_the_model(
     use(monkeypatch, answers)
     out = tmp_path / "out.jsonl"
     seen: list[tuple[int, int]] = []
-    args = run_args(labelled, model=pair[0], mmproj=pair[1], task="ptb-xl-super", out=out)
+    args = EvalRunRequest(labelled, model=pair[0], mmproj=pair[1], task="ptb-xl-super", out=out)
     summary = run_evaluation(args, progress=lambda done, total: seen.append((done, total)))
     assert summary.complete and summary.written == 4
     assert seen == [(0, 4), (1, 4), (2, 4), (3, 4), (4, 4)]
@@ -97,7 +97,7 @@ def test_stop_cancels_the_answer_in_progress_and_the_model_is_closed(
     answers = FakeAnswers(hold_on="q2", on_hold=control.stop)
     use(monkeypatch, answers)
     out = tmp_path / "out.jsonl"
-    args = run_args(labelled, model=pair[0], mmproj=pair[1], task="ptb-xl-super", out=out)
+    args = EvalRunRequest(labelled, model=pair[0], mmproj=pair[1], task="ptb-xl-super", out=out)
     summary = run_evaluation(args, control=control)
     assert summary.cancelled and summary.written == 1
     assert answers.asked == ["q1", "q2"] and answers.closed
@@ -113,7 +113,7 @@ def test_a_stop_before_the_first_item_answers_nothing(
     control = RunControl()
     control.stop()
     out = tmp_path / "out.jsonl"
-    args = run_args(labelled, model=pair[0], mmproj=pair[1], task="ptb-xl-super", out=out)
+    args = EvalRunRequest(labelled, model=pair[0], mmproj=pair[1], task="ptb-xl-super", out=out)
     summary = run_evaluation(args, control=control)
     assert summary.cancelled and summary.written == 0 and answers.asked == []
     assert answers.closed
@@ -126,10 +126,12 @@ def test_inputs_are_checked_before_the_model_is_loaded(
     monkeypatch.setattr(model_answers, "make_answer_fn", lambda args, *_: loaded.append(True))
     out = tmp_path / "out.jsonl"
     out.write_text('{"question_id": "q1"}\n')
-    args = run_args(labelled, model=pair[0], mmproj=pair[1], task="ptb-xl-super", out=out)
+    args = EvalRunRequest(labelled, model=pair[0], mmproj=pair[1], task="ptb-xl-super", out=out)
     with pytest.raises(InputError, match="already exists"):
         run_evaluation(args)
-    bad_limit = run_args(labelled, model=pair[0], mmproj=pair[1], task="mcq", out=out, limit=0)
+    bad_limit = EvalRunRequest(
+        labelled, model=pair[0], mmproj=pair[1], task="mcq", out=out, limit=0
+    )
     with pytest.raises(InputError, match="at least 1"):
         run_evaluation(bad_limit)
     assert loaded == []
