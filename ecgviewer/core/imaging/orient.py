@@ -2,16 +2,15 @@
 
 Two questions, answered from the trace ink (traces.py) on the working copy:
 
-1. **Axis.** A trace spends most of its time near its baseline, so across the
-   traces the ink piles up in a few narrow bands (one per row of leads), while
-   along them it spreads evenly. `axis` is the banding of rows minus that of
-   columns, plus a small prior for the page's long side (ECGs are printed
-   landscape): positive when the traces run left to right.
+1. **Axis.** `axiscue.axis_score`: banding, elongation and coverage of the trace ink,
+   positive when the traces run left to right.
 2. **Up or down**, on the image turned so that the traces run left to right: one
-   score from two independent cues, `traces.upness` (R waves and P/T waves mostly
-   point up) plus `TEXT_WEIGHT` times `textlines.text_cue` (text lines have a flat
-   bottom and a ragged top), the text cue counting fully from `TEXT_GLYPHS` glyphs.
-   A quarter turn's direction is the sign of this score.
+   score from four independent cues, `traces.upness` (R waves and P/T waves mostly
+   point up), `TEXT_WEIGHT` times `textlines.text_cue` (text lines have a flat bottom
+   and a ragged top; it counts fully from `TEXT_GLYPHS` glyphs), `TIME_WEIGHT` times
+   `timecue.time_cue` (T waves follow the QRS complexes) and `PULSE_WEIGHT` times
+   `pulse.pulse_cue` (calibration pulses rise above the baseline). A quarter turn's
+   direction is the sign of this score.
 
 A turn is applied only when both answers are clear (`AXIS_APPLY`, `UP_APPLY`,
 `UP_FLIP`); a weaker case becomes a suggestion the clinician accepts with one
@@ -25,11 +24,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ecgviewer.core.imaging.axiscue import axis_score
+from ecgviewer.core.imaging.pulse import pulse_cue
 from ecgviewer.core.imaging.textlines import text_cue
 from ecgviewer.core.imaging.timecue import time_cue
-from ecgviewer.core.imaging.traces import banding, trace_masks, upness
+from ecgviewer.core.imaging.traces import trace_masks, upness
 
-AXIS_APPLY = 0.15  # |axis| above this: the traces' direction is certain
+AXIS_APPLY = 0.2  # |axis| above this: the traces' direction is certain (upright: >= 0.31)
 AXIS_SUGGEST = 0.0  # traces that run more vertically than this need a quarter turn
 UP_APPLY = 0.25  # |upness| above this: the quarter turn's direction is certain
 UP_FLIP = 0.25  # upness below minus this: a landscape page is turned by 180 degrees
@@ -37,8 +38,7 @@ UP_SUGGEST = 0.2  # upness below minus this: a 180-degree turn is suggested
 TEXT_WEIGHT = 4.0  # text cue units (line heights) to upness units
 TEXT_GLYPHS = 20  # glyphs from which the text cue counts fully
 TIME_WEIGHT = 1.0  # time cue units to upness units (more would turn upright bbox_00002)
-LANDSCAPE_PRIOR = 0.1  # added to axis when the image is clearly wider than tall
-LANDSCAPE_RATIO = 1.15
+PULSE_WEIGHT = 0.5  # pulse cue units to upness units (one pulse alone: about 0.17)
 
 
 @dataclass(frozen=True)
@@ -47,11 +47,12 @@ class Orientation:
 
     turns_cw: int  # 1, 2 or 3 quarter turns clockwise
     axis: float  # >0: traces run left to right before the turn
-    upness: float  # after the turn: the up/down score (waves plus text), >0 for upright
+    upness: float  # after the turn: the up/down score (all cues), >0 for upright
     confident: bool  # apply it automatically (else only suggest it)
     waves: float = 0.0  # the wave cue alone, after the turn (traces.upness)
     text: float = 0.0  # the text cue alone, after the turn, weighted (textlines.text_cue)
     time: float = 0.0  # the time cue alone, after the turn, weighted (timecue.time_cue)
+    pulse: float = 0.0  # the pulse cue alone, after the turn, weighted (pulse.pulse_cue)
 
 
 def detect_orientation(rgb: np.ndarray) -> Orientation | None:
@@ -59,7 +60,7 @@ def detect_orientation(rgb: np.ndarray) -> Orientation | None:
     ink, faint = trace_masks(rgb)
     if int(ink.sum()) < 200:
         return None
-    axis = _axis(ink)
+    axis = axis_score(ink)
     if axis < -AXIS_SUGGEST:
         return _quarter_turn(ink, faint, axis)
     up, cues = _up_score(ink, faint)
@@ -69,23 +70,17 @@ def detect_orientation(rgb: np.ndarray) -> Orientation | None:
     return Orientation(2, axis, -up, confident, *(-cue for cue in cues))
 
 
-def _up_score(ink: np.ndarray, faint: np.ndarray) -> tuple[float, tuple[float, float, float]]:
-    """The up/down score of masks with horizontal traces, and its wave, text and time parts."""
+def _up_score(ink: np.ndarray, faint: np.ndarray) -> tuple[float, tuple[float, ...]]:
+    """The up/down score of masks with horizontal traces, and its wave, text, time and
+    pulse parts. The pulse cue is looked for only where it could change the decision
+    (within `PULSE_WEIGHT` of a threshold); elsewhere its part is 0."""
     waves = upness(ink)
     cue = text_cue(ink)
     text = TEXT_WEIGHT * cue.score * min(1.0, cue.glyphs / TEXT_GLYPHS)
     time = TIME_WEIGHT * time_cue(faint)
-    return waves + text + time, (waves, text, time)
-
-
-def _axis(ink: np.ndarray) -> float:
-    height, width = ink.shape
-    prior = 0.0
-    if width > LANDSCAPE_RATIO * height:
-        prior = LANDSCAPE_PRIOR
-    elif height > LANDSCAPE_RATIO * width:
-        prior = -LANDSCAPE_PRIOR
-    return banding(ink.sum(axis=1)) - banding(ink.sum(axis=0)) + prior
+    up = waves + text + time
+    pulse = PULSE_WEIGHT * pulse_cue(ink) if abs(up) < UP_APPLY + PULSE_WEIGHT else 0.0
+    return up + pulse, (waves, text, time, pulse)
 
 
 def _quarter_turn(ink: np.ndarray, faint: np.ndarray, axis: float) -> Orientation:

@@ -101,12 +101,6 @@ def _without_specks(ink: np.ndarray) -> np.ndarray:
     return np.take(keep, np.asarray(labels, np.int32))
 
 
-def banding(profile: np.ndarray) -> float:
-    """Share of the ink in the densest fifth of the lines (rows or columns)."""
-    smooth = np.sort(np.convolve(profile.astype(np.float64), np.ones(5) / 5, mode="same"))[::-1]
-    return float(smooth[: max(1, smooth.size // 5)].sum() / max(smooth.sum(), 1e-9))
-
-
 def baselines(ink: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Rows where horizontal traces sit most of the time, and the strip bounds around them."""
     height = ink.shape[0]
