@@ -39,6 +39,7 @@ TEXT_WEIGHT = 4.0  # text cue units (line heights) to upness units
 TEXT_GLYPHS = 20  # glyphs from which the text cue counts fully
 TIME_WEIGHT = 1.0  # time cue units to upness units (more would turn upright bbox_00002)
 PULSE_WEIGHT = 0.5  # pulse cue units to upness units (one pulse alone: about 0.17)
+CUE_VOTE = 0.05  # a cue this far from 0 takes a side (see _seconded)
 
 
 @dataclass(frozen=True)
@@ -66,7 +67,10 @@ def detect_orientation(rgb: np.ndarray) -> Orientation | None:
     up, cues = _up_score(ink, faint)
     if up >= -UP_SUGGEST:
         return None
-    confident = axis > AXIS_APPLY and up < -UP_FLIP
+    seconded = _seconded(cues, -1.0)
+    if not seconded and any(cue >= CUE_VOTE for cue in cues):
+        return None  # one cue says upside down and another says upright: leave it be
+    confident = axis > AXIS_APPLY and up < -UP_FLIP and seconded
     return Orientation(2, axis, -up, confident, *(-cue for cue in cues))
 
 
@@ -83,9 +87,17 @@ def _up_score(ink: np.ndarray, faint: np.ndarray) -> tuple[float, tuple[float, .
     return up + pulse, (waves, text, time, pulse)
 
 
+def _seconded(cues: tuple[float, ...], sign: float) -> bool:
+    """True when the time cue (right on 67 of 68 cases alone) or at least two cues take the
+    side of `sign`. The waves alone are not enough to turn a page: a single strip of V2
+    with deep S waves (ecg-digitize/029) points down and is upright."""
+    waves, text, time, pulse = (int(sign * cue >= CUE_VOTE) for cue in cues)
+    return bool(time) or waves + text + pulse >= 2
+
+
 def _quarter_turn(ink: np.ndarray, faint: np.ndarray, axis: float) -> Orientation:
     """Vertical traces: turn clockwise or anticlockwise, whichever leaves them pointing up."""
     up, cues = _up_score(*(np.ascontiguousarray(np.rot90(m, -1)) for m in (ink, faint)))
     sign = 1.0 if up >= 0 else -1.0
-    confident = axis < -AXIS_APPLY and abs(up) >= UP_APPLY
+    confident = axis < -AXIS_APPLY and abs(up) >= UP_APPLY and _seconded(cues, sign)
     return Orientation(2 - int(sign), axis, abs(up), confident, *(sign * cue for cue in cues))

@@ -1,8 +1,10 @@
 """Orientation: real samples upright and turned, and PDF pages with /Rotate.
 
 The real-sample tests use ../shared/ecg-samples (skipped where absent) on the
-working-scale copy. The single-lead crops in ecg-digitize/ are left out: one
-lead has no 12-lead cues, and 029 (a lead that points down) would be turned.
+working-scale copy. The single-lead crops in ecg-digitize/ are only checked
+upright (nothing turned, nothing suggested): one lead has too few cues to be
+turned back, and 029 (V2, deep S waves pointing down) is the case that made a
+turn need a second opinion (orient._seconded).
 """
 
 from __future__ import annotations
@@ -48,11 +50,15 @@ def upright(samples: Path) -> dict[str, np.ndarray]:
 
 
 def test_upright_samples_are_neither_turned_nor_offered_a_turn(
-    upright: dict[str, np.ndarray],
+    upright: dict[str, np.ndarray], samples: Path
 ) -> None:
     assert len(upright) >= 30
     for name, pixels in upright.items():
         assert detect_orientation(pixels) is None, name
+    for path in sorted((samples / "ecg-digitize").iterdir()):  # single-lead crops
+        ecg = auto_preprocess(load_image(path).image)
+        assert not any(s.op == "rotate90" for s in ecg.steps), path.name
+        assert ecg.orientation_suggestion is None, path.name
 
 
 # The pages where no cue is strong enough to apply a turn, so it is only suggested (or, for
