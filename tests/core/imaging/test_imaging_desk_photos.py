@@ -141,6 +141,17 @@ def test_the_sheet_is_flattened_and_cut_out(name: str) -> None:
     assert non_paper(ecg, corners) <= MAX_NON_PAPER, steps
 
 
+@pytest.mark.parametrize("name", NAMES)
+def test_the_sheet_comes_out_the_right_way_up(name: str) -> None:
+    """The labelled top-left corner (of the ECG as read) lands at the output's top-left:
+    p2p_03769 lies turned by 90 degrees on the desk and is turned back."""
+    ecg, corners = _photo(name)
+    mapped = map_points(ecg.transform, corners)
+    width, height = ecg.output_size
+    nearest = np.argmin(np.hypot(mapped[:, 0], mapped[:, 1]))
+    assert nearest == 0, (name, mapped.round(), (width, height))
+
+
 def test_a_short_curled_side_takes_its_angle_from_the_printed_lines() -> None:
     ecg, corners = _photo(SHORT_BOTTOM_EDGE)
     found = np.asarray(ecg.steps[0].params["corners"])
