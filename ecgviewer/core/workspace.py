@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import io
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from PIL import Image
@@ -75,10 +75,23 @@ class OpenCase:
         return self._model_png
 
     def with_image(self, image: EcgImage) -> OpenCase:
-        """The same case after an edit; the steps in the record follow the image."""
-        self.case.steps = image.steps_json()
-        self.case.updated_at = now_iso()
-        return OpenCase(self.source, image, self.case, self.proposals)
+        """This case after an edit, as a new value: nothing of this one changes.
+
+        The new record is a copy whose steps follow the image; the case id, the
+        thread (the same list, so an answer streaming meanwhile lands in both),
+        notes and study carry over. Safe on a background thread.
+        """
+        case = replace(self.case, steps=image.steps_json(), updated_at=now_iso())
+        return OpenCase(self.source, image, case, self.proposals)
+
+    def succeeding(self, current: OpenCase) -> OpenCase:
+        """This edit as the successor of `current` as it is now, to be swapped in (owner thread).
+
+        The record is `current`'s (notes typed, a case id that arrived while
+        the edit ran) with this edit's steps; the encoded model input is kept.
+        """
+        case = replace(current.case, steps=self.case.steps, updated_at=self.case.updated_at)
+        return replace(self, case=case, proposals=current.proposals)
 
 
 def open_case(

@@ -19,6 +19,7 @@ from PySide6.QtGui import (
     QPixmap,
     QPolygonF,
     QResizeEvent,
+    QTransform,
     QWheelEvent,
 )
 from PySide6.QtWidgets import (
@@ -139,11 +140,21 @@ class EcgView(QGraphicsView):
         self.setAcceptDrops(False)  # drops are handled by the main window
 
     # -- content -----------------------------------------------------------
-    def set_image(self, image: QImage, *, keep_view: bool = False) -> None:
-        """Show `image`; fits it to the window unless `keep_view` and the user zoomed."""
+    def set_image(
+        self, image: QImage, *, full_size: tuple[int, int] | None = None, keep_view: bool = False
+    ) -> None:
+        """Show `image`, standing for an image of `full_size` pixels (default: its own).
+
+        A screen-sized copy of a large image is stretched over the full size, so
+        zoom, 1:1 and the editing handles all speak in the full image's pixels.
+        Fits it to the window unless `keep_view` and the user zoomed.
+        """
         self.clear_editing()
+        width, height = full_size or (image.width(), image.height())
         self._pixmap.setPixmap(QPixmap.fromImage(image))
-        self._scene.setSceneRect(QRectF(image.rect()))
+        scale_x, scale_y = width / max(image.width(), 1), height / max(image.height(), 1)
+        self._pixmap.setTransform(QTransform.fromScale(scale_x, scale_y))
+        self._scene.setSceneRect(QRectF(0, 0, width, height))
         if not keep_view or self._fit:
             self.fit()
 
@@ -151,6 +162,12 @@ class EcgView(QGraphicsView):
         return not self._pixmap.pixmap().isNull()
 
     def image_size(self) -> tuple[int, int]:
+        """The size, in pixels, of the image shown (the full image, not its screen copy)."""
+        rect = self._scene.sceneRect() if self.has_image() else QRectF()
+        return round(rect.width()), round(rect.height())
+
+    def shown_pixels(self) -> tuple[int, int]:
+        """The size of the copy actually on screen (a screen-sized one for large images)."""
         size = self._pixmap.pixmap().size()
         return size.width(), size.height()
 

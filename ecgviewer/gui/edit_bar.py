@@ -1,39 +1,43 @@
 """The editing tools: crop, four-corner perspective, rotation, 90-degree turns, resets.
 
-Every edit is a core `EcgImage` override computed in the background; the new
-image replaces the current one, so the straightened view, the model-input
-preview and the case's recorded steps all follow.
+Every edit is a core `EcgImage` override computed in the background, with the
+new case value and its screen-sized previews; `edited` hands them to the
+window, which swaps the new value in, so the straightened view, the
+model-input preview and the case's recorded steps all follow. A failed edit
+changes nothing. The bar gets the view it draws handles on, not the window.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from functools import partial
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QAction
-from PySide6.QtWidgets import QDoubleSpinBox, QLabel, QMenu, QSlider, QToolBar
+from PySide6.QtWidgets import QDoubleSpinBox, QLabel, QSlider, QToolBar, QWidget
 
 from ecgviewer.core.imaging.ecgimage import EcgImage
 from ecgviewer.core.workspace import OpenCase
 from ecgviewer.gui.ecg_view import EcgView
-from ecgviewer.gui.errors import present_error
-from ecgviewer.gui.qtimage import to_qimage
+from ecgviewer.gui.previews import Preview, Previews, preview, with_previews
 from ecgviewer.gui.tasks import run_task
-
-if TYPE_CHECKING:
-    from ecgviewer.gui.main_window import MainWindow
 
 
 class EditBar(QToolBar):
-    """Toolbar and Edit-menu actions acting on the window's current case."""
+    """Toolbar and Edit-menu actions acting on the case it is given (GUI thread)."""
 
-    def __init__(self, window: MainWindow, view: EcgView) -> None:
-        super().__init__("Edit", window)
+    edited = Signal(object, object, object)  # OpenCase edited, its new value, their Previews
+    failed = Signal(object)  # the exception of an edit that changed nothing
+    editing_left = Signal()  # crop or corners left without an edit: show the current view again
+    status = Signal(str, int)  # a status-line message and how long to show it (ms, 0: until next)
+
+    def __init__(self, view: EcgView, parent: QWidget | None = None) -> None:
+        super().__init__("Edit", parent)
         self.setObjectName("editBar")
-        self._window = window
         self._view = view
         self._case: OpenCase | None = None
+        self._previews: Previews | None = None
+        self._request = 0  # the crop preview asked for last; older ones are dropped
         self._mode = ""
         self._actions: dict[str, QAction] = {}
         for key, text, tip in (
@@ -50,7 +54,6 @@ class EditBar(QToolBar):
             action.setObjectName(f"edit_{key}")
             self._actions[key] = action
         self._add_tools()
-        window.addToolBar(Qt.ToolBarArea.TopToolBarArea, self)
         self.set_case(None)
 
     def _add_tools(self) -> None:
@@ -85,12 +88,13 @@ class EditBar(QToolBar):
         for key in ("left", "right", "auto", "original"):
             self.addAction(self._actions[key])
 
-    def add_actions(self, menu: QMenu) -> None:
-        for action in self._actions.values():
-            menu.addAction(action)
+    def edit_actions(self) -> list[QAction]:
+        """The Edit menu's items: the same actions as the toolbar's."""
+        return list(self._actions.values())
 
-    def set_case(self, case: OpenCase | None) -> None:
-        self._case = case
+    def set_case(self, case: OpenCase | None, previews: Previews | None = None) -> None:
+        """Edit `case` from now on (`previews`: its screen-sized images, for the corners)."""
+        self._case, self._previews = case, previews
         self.cancel_editing(refresh=False)
         for key, action in self._actions.items():
             action.setEnabled(case is not None and key not in ("apply", "cancel"))
@@ -113,25 +117,37 @@ class EditBar(QToolBar):
 
     # -- handle editing ------------------------------------------------------------
     def start_crop(self) -> None:
+        """Show the image before the crop (rendered in the background) with the crop's handles."""
         case = self._case
         if case is None:
             return
-        before = case.image.image_before("crop")
-        box = next((s.params["box"] for s in case.image.steps if s.op == "crop"), None)
-        self._view.set_image(to_qimage(before))
-        self._view.edit_rectangle(tuple(box) if box else (0, 0, before.width, before.height))
+        self._request += 1
         self._enter("crop")
+        self.status.emit("Preparing the crop...", 0)
+        run_task(self, lambda: preview(case.image.image_before("crop")),
+                 partial(self._on_crop_preview_ready, self._request, case),
+                 self._on_crop_preview_failed)  # fmt: skip
+
+    def _on_crop_preview_ready(self, request: int, case: OpenCase, before: Preview) -> None:
+        if request != self._request or case is not self._case or self._mode != "crop":
+            return  # left, or asked again, meanwhile
+        width, height = before.full_size
+        box = next((s.params["box"] for s in case.image.steps if s.op == "crop"), None)
+        self._view.set_image(before.image, full_size=before.full_size)
+        self._view.edit_rectangle(tuple(box) if box else (0, 0, width, height))
+        self.status.emit("", 0)
 
     def start_perspective(self) -> None:
-        case = self._case
-        if case is None:
+        case, previews = self._case, self._previews
+        if case is None or previews is None:
             return
-        width, height = case.original.size
+        original = previews.views[0]
+        width, height = original.full_size
         corners = next(
             (s.params["corners"] for s in case.image.steps if s.op == "perspective"),
             [(0, 0), (width, 0), (width, height), (0, height)],
         )
-        self._view.set_image(to_qimage(case.original))
+        self._view.set_image(original.image, full_size=original.full_size)
         self._view.edit_quad([(float(x), float(y)) for x, y in corners])
         self._enter("perspective")
 
@@ -156,7 +172,7 @@ class EditBar(QToolBar):
         self._actions["apply"].setEnabled(False)
         self._actions["cancel"].setEnabled(False)
         if refresh and was_editing:
-            self._window.refresh_view()
+            self.editing_left.emit()
 
     def _on_angle_box_editing_finished(self) -> None:
         if self._case is None or self.angle_slider.isSliderDown():
@@ -170,20 +186,25 @@ class EditBar(QToolBar):
         self._edit(lambda image: image.with_rotate90(turns_cw))
 
     def _edit(self, change: Callable[[EcgImage], EcgImage]) -> None:
+        """Run `change` on a pool thread; a new case value and its previews come back."""
         case = self._case
         if case is None:
             return
-        self._window.statusBar().showMessage("Applying edit...")
+        self.status.emit("Applying edit...", 0)
+        # the pool thread renders, encodes the model input and makes the previews;
+        # `case` itself is never changed there
+        run_task(self, lambda: with_previews(case.with_image(change(case.image))),
+                 partial(self._on_edit_done, case), self._on_edit_failed)  # fmt: skip
 
-        def work() -> OpenCase:
-            updated = case.with_image(change(case.image))
-            updated.model_png()  # encode the model input off the GUI thread too
-            return updated
+    def _on_edit_done(self, case: OpenCase, result: tuple[OpenCase, Previews]) -> None:
+        updated, previews = result
+        self.edited.emit(case, updated, previews)  # the window swaps it in and calls set_case
+        self.status.emit("Edit applied", 3000)
 
-        run_task(self._window, work, self._on_edit_done, lambda e: present_error(self._window, e))
+    def _on_crop_preview_failed(self, error: BaseException) -> None:
+        self.cancel_editing()
+        self._on_edit_failed(error)
 
-    def _on_edit_done(self, updated: OpenCase) -> None:
-        self._case = updated
-        self._window.replace_current(updated)
-        self._show_angle()
-        self._window.statusBar().showMessage("Edit applied", 3000)
+    def _on_edit_failed(self, error: BaseException) -> None:
+        self.status.emit("The edit was not applied", 6000)
+        self.failed.emit(error)

@@ -11,7 +11,7 @@ from functools import partial
 from pathlib import Path
 
 from PySide6.QtCore import QSettings, QSize, Qt, QTimer, Signal
-from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent
+from PySide6.QtGui import QCloseEvent, QDragEnterEvent, QDropEvent
 from PySide6.QtWidgets import (
     QButtonGroup,
     QFileDialog,
@@ -43,10 +43,12 @@ from ecgviewer.gui.exporting import export_pdf, print_case
 from ecgviewer.gui.history_panel import HistoryPanel, show_recovery_notice
 from ecgviewer.gui.history_recorder import HistoryRecorder
 from ecgviewer.gui.interpretation_panel import InterpretationPanel
-from ecgviewer.gui.menus import build_menus
+from ecgviewer.gui.menus import Command, build_menus, fill_recent_menu
 from ecgviewer.gui.model_control import ModelControl
 from ecgviewer.gui.model_owner import ModelThread
-from ecgviewer.gui.qtimage import thumbnail, to_qimage
+from ecgviewer.gui.open_cases import OpenCases
+from ecgviewer.gui.previews import Previews, prepare_previews, with_previews
+from ecgviewer.gui.qtimage import thumbnail
 from ecgviewer.gui.reading import ReadingController
 from ecgviewer.gui.ready_marks import mark_ready
 from ecgviewer.gui.tasks import run_task
@@ -59,10 +61,6 @@ MAX_RECENT = 10
 class MainWindow(QMainWindow):
     """The ECG Viewer window."""
 
-    recent_menu: QMenu  # built by menus.build_menus
-    export_action: QAction
-    print_action: QAction
-
     case_opened = Signal(object)  # OpenCase newly shown: opened from a file or from the history
     case_changed = Signal(object)  # OpenCase whose steps, notes, study or exported PDFs changed
     case_closed = Signal(object)  # OpenCase taken out of the window
@@ -73,10 +71,10 @@ class MainWindow(QMainWindow):
         self.setWindowTitle("ECG Viewer")
         self.setAcceptDrops(True)
         self.paths, self.settings = paths, settings
-        self.cases: list[OpenCase] = []
+        self._open = OpenCases()
+        self.cases: list[OpenCase] = self._open.cases  # in strip order
         self._current: OpenCase | None = None
         self._view_mode = 1
-        self._pending_opens = 0
         self._evaluate_dialog: EvaluateDialog | None = None
         self._ui_state = QSettings(str(paths.config_dir / "window.ini"), QSettings.Format.IniFormat)
         self.model = ModelThread(paths)
@@ -85,10 +83,13 @@ class MainWindow(QMainWindow):
         self.reading.status_changed.connect(self._model_status.setText)
         self.reading.readiness_changed.connect(self._on_reading_readiness_changed)
         self._build_history()
-        self.edit_bar = EditBar(self, self.view)
-        self.case_header.turn_requested.connect(self.edit_bar.turn)
-        build_menus(self)
+        self._build_edit_bar()
         self.model_control = ModelControl(self)
+        self.recent_menu: QMenu = build_menus(
+            self.menuBar(), self._commands(), self.edit_bar.edit_actions(),
+            self.history_panel.toggleViewAction(),
+        ).recent  # fmt: skip
+        self.fill_recent_menu()
         self.statusBar().addPermanentWidget(self._model_status)
         self.statusBar().addWidget(QLabel(f"Research use only - {DISCLAIMER}"))
         self._restore_ui_state()
@@ -167,13 +168,38 @@ class MainWindow(QMainWindow):
         self.history.export_requested.connect(self._on_history_export_requested)
         self.history.opened.connect(lambda notice: show_recovery_notice(self, notice))
 
+    def _build_edit_bar(self) -> None:
+        self.edit_bar = EditBar(self.view, self)
+        self.addToolBar(Qt.ToolBarArea.TopToolBarArea, self.edit_bar)
+        self.case_header.turn_requested.connect(self.edit_bar.turn)
+        self.edit_bar.edited.connect(self._on_edit_bar_edited)
+        self.edit_bar.failed.connect(partial(present_error, self))
+        self.edit_bar.editing_left.connect(self.refresh_view)
+        self.edit_bar.status.connect(self.statusBar().showMessage)
+        self.history.changed.connect(self._on_history_changed)
+
+    def _commands(self) -> dict[str, Command]:
+        """The menus' action registry: what each menu item does."""
+        commands: dict[str, Command] = {
+            "open": self.choose_files, "export": self.export_current,
+            "export_without_identifiers": partial(self.export_current, identifiers=False),
+            "print": self.print_current, "close_case": self.close_current, "quit": self.close,
+            "study_fields": self.case_header.study_form.focus_first,
+            "choose_model": self.show_model_dialog, "interpret": self.panel.request_interpretation,
+            "stop": self.reading.stop, "unload_model": self.model.owner.unload_requested.emit,
+            "import_model": partial(self.model_control.show_import_dialog, None),
+            "evaluate": self.show_evaluate_dialog, "about": self.show_about,
+            "zoom_in": self.view.zoom_in, "zoom_out": self.view.zoom_out, "fit": self.view.fit,
+            "actual_size": self.view.actual_size, "next_case": partial(self.step_case, 1),
+            "previous_case": partial(self.step_case, -1),
+        }  # fmt: skip
+        for index in range(len(VIEWS)):
+            commands[f"show_view_{index}"] = partial(self.show_view, index)
+        return commands
+
     def _show_placeholder(self, empty: bool) -> None:
         self.placeholder.setVisible(empty)
         self.view.setVisible(not empty)
-
-    # -- menus (built by menus.build_menus) -------------------------------------------
-    def interpret_from_menu(self) -> None:
-        self.panel.request_interpretation()
 
     # -- opening files -------------------------------------------------------------
     def choose_files(self) -> None:
@@ -195,22 +221,31 @@ class MainWindow(QMainWindow):
         for folder in (p for p in paths if (p / "config.json").is_file()):
             self.model_control.show_import_dialog(folder)  # a Hugging Face checkpoint
         for path in (p for p in paths if p.suffix.lower() != ".gguf" and not p.is_dir()):
-            self._pending_opens += 1
             self.statusBar().showMessage(f"Opening {path.name}...")
-            run_task(self, partial(open_case, path), self._on_case_opened,
+            # decoded, straightened, encoded and made screen-sized on a pool thread
+            run_task(self, partial(_open_prepared, path), self._on_case_opened,
                      partial(self._on_open_failed, path))  # fmt: skip
             self._ui_state.setValue("last_folder", str(path.parent))
 
-    def _on_case_opened(self, case: OpenCase) -> None:
-        self._pending_opens -= 1
+    def _on_case_opened(self, opened: tuple[OpenCase, Previews]) -> None:
+        case, previews = opened
         self._remember_recent(case.case.source.path)
-        self.add_case(case)
+        self.add_case(case, previews)
 
-    def add_case(self, case: OpenCase) -> None:
-        """Show `case` in the strip and make it current (opened from a file or the history)."""
-        self.cases.append(case)
-        item = QListWidgetItem(thumbnail(case.original, 110), case.case.source.name)
+    def add_case(self, case: OpenCase, previews: Previews | None = None) -> None:
+        """Show `case` in the strip and make it current (opened from a file or the history).
+
+        Without `previews` (a case rebuilt from the history) they are made in the
+        background and the case is shown once they are ready.
+        """
+        self._open.add(case, previews)
+        item = QListWidgetItem(case.case.source.name)
         item.setToolTip(case.case.source.path)
+        if previews is not None:
+            item.setIcon(thumbnail(previews.thumbnail, 110))
+        else:
+            run_task(self, partial(prepare_previews, case),  # pool thread
+                     partial(self._on_previews_prepared, case), partial(present_error, self))
         self.case_list.addItem(item)
         self.case_list.setCurrentRow(len(self.cases) - 1)
         self.statusBar().showMessage(f"Opened {case.case.source.name}", 4000)
@@ -228,8 +263,18 @@ class MainWindow(QMainWindow):
         self._on_history_case_reopened(case)
         self.export_current()
 
+    def _on_previews_prepared(self, case: OpenCase, previews: Previews) -> None:
+        row = self._open.index(case)
+        if row >= 0:
+            self._open.set_previews(case, previews)
+            item = self.case_list.item(row)
+            if item is not None:
+                item.setIcon(thumbnail(previews.thumbnail, 110))
+            if case is self._current:
+                self.edit_bar.set_case(case, previews)
+                self.refresh_view(keep_view=False)
+
     def _on_open_failed(self, path: Path, error: BaseException) -> None:
-        self._pending_opens -= 1
         if not isinstance(error, EcgViewerError):
             error = InputError(f"{path.name} could not be opened ({type(error).__name__}).")
         self.statusBar().showMessage(f"Could not open {path.name}", 6000)
@@ -241,12 +286,8 @@ class MainWindow(QMainWindow):
         self.fill_recent_menu()
 
     def fill_recent_menu(self) -> None:
-        self.recent_menu.clear()
-        for path in self.settings.recent_files:
-            action = self.recent_menu.addAction(Path(path).name)
-            action.setToolTip(path)
-            action.triggered.connect(lambda _=False, p=path: self.open_paths([Path(p)]))
-        self.recent_menu.setEnabled(bool(self.settings.recent_files))
+        fill_recent_menu(self.recent_menu, self.settings.recent_files,
+                         lambda path: self.open_paths([path]))  # fmt: skip
 
     # -- drag and drop ---------------------------------------------------------------
     def dragEnterEvent(self, event: QDragEnterEvent) -> None:
@@ -264,8 +305,9 @@ class MainWindow(QMainWindow):
         self._current = self.cases[row] if 0 <= row < len(self.cases) else None
         self.case_header.show_case(self._current)  # saves what was typed for the case left
         self._show_placeholder(self._current is None)
-        self.edit_bar.set_case(self._current)
-        self.reading.set_case(self._current)
+        current = self._current
+        self.edit_bar.set_case(current, self._open.previews(current) if current else None)
+        self.reading.set_case(current)
         self.refresh_view(keep_view=False)
 
     def _on_reading_readiness_changed(self) -> None:
@@ -289,30 +331,38 @@ class MainWindow(QMainWindow):
         self.refresh_view(keep_view=False)
 
     def refresh_view(self, *, keep_view: bool = True) -> None:
+        """Show the current case's chosen view from its prepared, screen-sized previews."""
         case = self._current
-        if case is None:
-            return
-        image = (case.original, case.result, case.model_input())[self._view_mode]
+        previews = self._open.previews(case) if case is not None else None
+        if case is None or previews is None:
+            return  # its previews are on their way (_on_previews_prepared)
+        shown = previews.views[self._view_mode]
+        width, height = shown.full_size
         steps = [s.op.replace("_", " ") for s in case.image.steps]
         hints = (
-            f"The scan as decoded ({image.width} x {image.height} px)",
+            f"The scan as decoded ({width} x {height} px)",
             "Straightened: " + ", ".join(steps) if steps else "Already straight: no correction",
-            f"Exactly what the model receives ({image.width} x {image.height} px)",
+            f"Exactly what the model receives ({width} x {height} px)",
         )
         self.view_hint.setText(hints[self._view_mode])
         self.case_header.show_suggestion(case)
-        self.view.set_image(to_qimage(image), keep_view=keep_view)
+        self.view.set_image(shown.image, full_size=shown.full_size, keep_view=keep_view)
 
-    def replace_current(self, case: OpenCase) -> None:
-        """An edit produced a new image for the current case."""
-        if self._current is None:
-            return
-        index = self.cases.index(self._current)
-        self.cases[index] = case
-        self._current = case
-        self.reading.set_case(case, settle=True)
-        self.refresh_view()
-        self.case_changed.emit(case)
+    def _on_edit_bar_edited(self, before: OpenCase, edited: OpenCase, previews: Previews) -> None:
+        """An edit of `before` is ready: its new value takes `before`'s place."""
+        after = self._open.swap(before, edited, previews)
+        if after is None:
+            return  # the case was closed while the edit ran
+        if before is self._current:
+            self._current = after
+            self.edit_bar.set_case(after, previews)
+            self.reading.set_case(after, settle=True)
+            self.refresh_view()
+        self.case_changed.emit(after)  # the history follows the new record by its case id
+
+    def _on_history_changed(self) -> None:
+        for case in self._open.adopt_ids():  # swapped in before the history stored the case
+            self.case_changed.emit(case)
 
     def close_current(self) -> None:
         case = self._current
@@ -320,8 +370,8 @@ class MainWindow(QMainWindow):
             return
         if self.reading.busy:
             self.reading.stop()
-        row = self.cases.index(case)
-        self.cases.pop(row)
+        row = self._open.index(case)
+        self._open.remove(case)
         self.case_list.takeItem(row)
         self.case_closed.emit(case)
         if not self.cases:
@@ -360,11 +410,12 @@ class MainWindow(QMainWindow):
         if self._current is not None:
             self.case_header.flush()
             export_pdf(self, self._current, self.settings.page_size, self._ui_state,
-                       identifiers=identifiers)  # fmt: skip
+                       identifiers=identifiers, status=self.statusBar().showMessage,
+                       recorded=self.case_changed.emit)  # fmt: skip
 
     def print_current(self) -> None:
         if self._current is not None:
-            print_case(self, self._current, self.settings.page_size)
+            print_case(self, self._current, self.settings.page_size, self.statusBar().showMessage)
 
     def show_about(self) -> None:
         QMessageBox.about(
@@ -410,6 +461,11 @@ class MainWindow(QMainWindow):
         """First start without a model: show the bundled synthetic sample ECG."""
         if sample_path().exists():
             QTimer.singleShot(0, lambda: self.open_paths([sample_path()]))
+
+
+def _open_prepared(path: Path) -> tuple[OpenCase, Previews]:
+    """Decode, straighten, encode and make screen-sized copies (pool thread)."""
+    return with_previews(open_case(path))
 
 
 def sample_path() -> Path:

@@ -15,11 +15,8 @@ def to_qimage(image: Image.Image) -> QImage:
     return qimage.copy()  # detach from `data`, which Python may free
 
 
-def thumbnail(image: Image.Image, size: int) -> QPixmap:
-    """A smooth thumbnail no larger than `size` x `size`."""
-    small = image.copy()
-    small.thumbnail((size * 2, size * 2), Image.Resampling.BILINEAR)
-    pixmap = QPixmap.fromImage(to_qimage(small))
-    return pixmap.scaled(
+def thumbnail(image: QImage, size: int) -> QPixmap:
+    """A smooth thumbnail no larger than `size` x `size` of a small, prepared image (GUI thread)."""
+    return QPixmap.fromImage(image).scaled(
         size, size, Qt.AspectRatioMode.KeepAspectRatio, Qt.TransformationMode.SmoothTransformation
     )

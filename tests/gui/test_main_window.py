@@ -93,6 +93,7 @@ def test_edits_are_recorded_and_reach_the_model_input(
     before_png = window.cases[0].model_png()
 
     window.edit_bar.start_crop()
+    qtbot.waitUntil(window.view.editing, timeout=20_000)  # the crop preview is made off-thread
     width, height = window.view.image_size()
     window.view.move_handle(0, width * 0.25, height * 0.25)  # drag the top-left corner
     window.edit_bar.apply_editing()
