@@ -9,6 +9,8 @@ Version 1: cases and turns.
 Version 2: the PDFs exported from a case, which process is streaming a turn
 (so a second window can tell a live answer from an interrupted one), and the
 indexes for blob reference counts and turn order.
+Version 3: when each answer ended (`turns.finished_at`; `started_at` is when the
+question was asked).
 """
 
 from __future__ import annotations
@@ -62,7 +64,9 @@ _V2: tuple[str, ...] = (
     "CREATE INDEX cases_by_source ON cases(source_sha256)",
 )
 
-MIGRATIONS: tuple[tuple[str, ...], ...] = (_V1, _V2)
+_V3: tuple[str, ...] = ("ALTER TABLE turns ADD COLUMN finished_at TEXT NOT NULL DEFAULT ''",)
+
+MIGRATIONS: tuple[tuple[str, ...], ...] = (_V1, _V2, _V3)
 """`MIGRATIONS[n]` upgrades version n to n + 1."""
 
 SCHEMA_VERSION = len(MIGRATIONS)
@@ -72,6 +76,7 @@ REQUIRED_TABLES: dict[int, frozenset[str]] = {
     0: frozenset(),
     1: frozenset({"cases", "turns"}),
     2: frozenset({"cases", "turns", "exported_pdfs"}),
+    3: frozenset({"cases", "turns", "exported_pdfs"}),
 }
 """Tables that must exist at each version; anything less means a damaged file."""
 

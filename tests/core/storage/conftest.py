@@ -73,6 +73,7 @@ def finished_turn(question: str, answer: str, stop_reason: StopReason = "eos") -
         prompt_preset="rhythm",
         prompt_version="3",
         started_at="2026-11-23T18:01:02+01:00",
+        finished_at="2026-11-23T18:01:04+01:00",
         timings=Timings(
             image_encode_ms=412.5,
             prompt_prefill_ms=96.125,

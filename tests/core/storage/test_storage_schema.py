@@ -34,7 +34,7 @@ def user_version(path: Path) -> int:
 def test_a_new_database_runs_every_migration(history: CaseHistory, paths: AppPaths) -> None:
     assert history.upgraded_from == 0
     assert history.recovered_from is None
-    assert user_version(paths.database_file) == SCHEMA_VERSION == len(MIGRATIONS) == 2
+    assert user_version(paths.database_file) == SCHEMA_VERSION == len(MIGRATIONS) == 3
     conn = sqlite3.connect(paths.database_file)
     assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     conn.close()
