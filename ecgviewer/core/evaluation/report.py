@@ -29,13 +29,13 @@ from reportlab.platypus import (
 )
 
 from ecgviewer import __version__
+from ecgviewer.core.atomic import write_atomically
 from ecgviewer.core.case import now_iso
 from ecgviewer.core.errors import EcgViewerError, ReportError
 from ecgviewer.core.evaluation.figures import confusion_drawing
 from ecgviewer.core.evaluation.published import PUBLISHED, RANDOM_BASELINE_NOTE
 from ecgviewer.core.evaluation.scores import ScoreReport
 from ecgviewer.core.evaluation.text_output import metric_rows, per_class_header, per_class_rows
-from ecgviewer.core.report.atomic import write_atomic
 from ecgviewer.core.report.fonts import BOLD, REGULAR, printable, register_fonts
 from ecgviewer.core.report.pagesize import resolve_page_size
 
@@ -64,7 +64,7 @@ def write_eval_report(
     data = render_eval_report(
         report, results_path=results_path, provenance=provenance, page_size=page_size
     )
-    return write_atomic(data, out_path)
+    return write_atomically(data, out_path, what="the report", kind=ReportError)
 
 
 def render_eval_report(

@@ -9,8 +9,6 @@ is polled between items and an `answer_fn` may raise `Cancelled` mid-answer.
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 import time
 import uuid
 from collections.abc import Callable, Sequence
@@ -18,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any, Protocol
 
+from ecgviewer.core.atomic import describe_os_error, write_text_atomically
 from ecgviewer.core.errors import Cancelled, ImageError, InputError, StorageError
 from ecgviewer.core.evaluation.datasets import META_SUFFIX, EvalItem
 from ecgviewer.core.evaluation.results_io import (
@@ -237,19 +236,10 @@ def write_run_meta(out_path: Path, meta: dict[str, Any]) -> Path:
     merged = dict(previous) if previous else dict(meta)
     sessions = list(previous.get("sessions", [])) if previous else []
     merged["sessions"] = sessions + list(meta.get("sessions", []))
-    _atomic_write_text(target, json.dumps(merged, indent=2, ensure_ascii=False))
-    return target
-
-
-def _atomic_write_text(target: Path, text: str) -> None:
-    temp = None
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
-        fd, temp = tempfile.mkstemp(prefix=target.name, suffix=".tmp", dir=target.parent)
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-        os.replace(temp, target)
     except OSError as exc:
-        if temp is not None:
-            Path(temp).unlink(missing_ok=True)
-        raise StorageError(f"Cannot write {target}.") from exc
+        raise describe_os_error(exc, target, what="the run description") from exc
+    text = json.dumps(merged, indent=2, ensure_ascii=False)
+    write_text_atomically(text, target, what="the run description")
+    return target

@@ -88,6 +88,9 @@ class BlobStore:
         return sha
 
     def _write_staged(self, chunks: Iterable[bytes]) -> Path:
+        # Not `core.atomic.write_atomically`: a blob streams from a file whose name (its
+        # hash) is known only after the last chunk, and is published or dropped later,
+        # from the staging folder; the helper takes whole bytes and a known target.
         tmp = self._staging / f"{secrets.token_hex(8)}.tmp"
         fd = os.open(tmp, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
         try:
