@@ -14,14 +14,9 @@ from dataclasses import dataclass
 
 from PySide6.QtCore import QObject, Signal
 
-from ecgviewer.core.errors import InputError
+from ecgviewer.core.evaluation.run_score import score_after_run
 from ecgviewer.core.evaluation.runner import RunSummary
-from ecgviewer.core.evaluation.session import (
-    EvalRunRequest,
-    RunControl,
-    run_evaluation,
-    score_file,
-)
+from ecgviewer.core.evaluation.session import EvalRunRequest, RunControl, run_evaluation
 from ecgviewer.gui.tasks import run_task
 
 
@@ -83,12 +78,8 @@ def _score(summary: RunSummary, task: str) -> tuple[str, str]:
     """Pool thread: the score as `eval score` prints it, or why there is none."""
     from ecgviewer.core.evaluation.text_output import format_score
 
-    if summary.already_done + summary.written == 0:
-        return "", "No answers yet, so there is nothing to score."
-    try:
-        return format_score(score_file(summary.out_path, task)), ""
-    except InputError as error:  # the run itself succeeded: say why there is no score
-        return "", f"The results could not be scored: {error}"
+    score = score_after_run(summary, task)
+    return (format_score(score.report) if score.report else ""), score.problem
 
 
 def progress_text(done: int, total: int, *, first_done: int, elapsed_s: float) -> str:

@@ -112,19 +112,19 @@ def _add_report(actions: argparse._SubParsersAction) -> None:
 
 def run_command(args: argparse.Namespace) -> int:
     """Answer the set's questions with the model, appending to --out; then print the score."""
-    from ecgviewer.core.errors import InputError
+    from ecgviewer.core.evaluation.run_score import score_after_run
     from ecgviewer.core.evaluation.session import run_evaluation
-    from ecgviewer.core.evaluation.text_output import format_run_summary
+    from ecgviewer.core.evaluation.text_output import format_run_summary, format_score
 
     with TerminalProgress() as progress:
         summary = run_evaluation(run_request(args), progress=progress, warn=_warn)
     print(format_run_summary(summary))
-    if summary.already_done + summary.written:
+    score = score_after_run(summary, args.task)
+    if score.report is not None:
         print()
-        try:
-            _print_score(args.out, args.task, as_json=False, dataset=None)
-        except InputError as error:  # the run itself succeeded; say why there is no score
-            print(f"ecgviewer: the results could not be scored: {error}", file=sys.stderr)
+        print(format_score(score.report))
+    elif not score.nothing_answered:  # the run itself succeeded; say why there is no score
+        print(f"ecgviewer: {score.problem}", file=sys.stderr)
     return 0
 
 
