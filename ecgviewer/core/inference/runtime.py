@@ -23,6 +23,7 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 from ecgviewer.core.case import DecodingSettings, Timings
 from ecgviewer.core.errors import EngineCrashError, ModelError
@@ -52,6 +53,7 @@ from ecgviewer.core.inference.pair_check import LoadProgress, check_model_pair
 from ecgviewer.core.inference.prefix_cache import prefix_key
 from ecgviewer.core.inference.read_ahead import PROCESS_START_MS, ReadyImages, image_key
 from ecgviewer.core.inference.spec import LoadSpec, batch_tokens
+from ecgviewer.core.inference.step_times import finished_times, with_answer, with_prepared
 from ecgviewer.core.paths import AppPaths
 from ecgviewer.core.settings import ModelSettings
 
@@ -309,18 +311,16 @@ class ModelRuntime:
         """
         loaded = self._require_loaded()
         start = time.perf_counter()
-        times = Timings(model_load_ms=loaded.load_ms)
+        prepared: dict[str, Any] | None = None  # None: the image was already prepared
         failed = False
         for event in self.prepare(png):
             failed = failed or isinstance(event, Failed)
             if isinstance(event, Prepared):
-                times.image_encode_ms = event.times.get("image_encode_ms")
-                times.prompt_prefill_ms = event.times.get("prompt_prefill_ms")
+                prepared = event.times
             yield event
         if failed:  # after a crash the events go on to say whether the engine was restarted
             return
-        if times.image_encode_ms is None:
-            times.image_encode_ms, times.prompt_prefill_ms = 0.0, 0.0
+        times = with_prepared(Timings(model_load_ms=loaded.load_ms), prepared)
         yield from self._ask(question, history, max_tokens, times, start)
 
     def _ask(self, question: str, history: Sequence[tuple[str, str]], max_tokens: int | None,
@@ -330,17 +330,16 @@ class ModelRuntime:
             question, history=history, max_tokens=max_tokens or decoding.max_tokens,
             temperature=decoding.temperature, seed=decoding.seed,
         )  # fmt: skip
+        first_token_ms: float | None = None
         for event in self._guarded(events):
-            if isinstance(event, TextDelta) and times.first_token_ms is None:
-                times.first_token_ms = (time.perf_counter() - start) * 1000.0
+            if isinstance(event, TextDelta) and first_token_ms is None:
+                first_token_ms = (time.perf_counter() - start) * 1000.0
             if isinstance(event, Finished):
-                times.prompt_prefill_ms = (times.prompt_prefill_ms or 0.0) + float(
-                    event.times.get("question_prefill_ms", 0.0)
+                total_ms = (time.perf_counter() - start) * 1000.0
+                done = with_answer(
+                    times, event.times, first_token_ms=first_token_ms, total_ms=total_ms
                 )
-                times.decode_ms = event.times.get("decode_ms")
-                times.decode_tokens = int(event.times.get("decode_tokens", 0))
-                times.total_ms = (time.perf_counter() - start) * 1000.0
-                summary = times.to_json() | dict(event.times.get("extra", {}))
+                summary = finished_times(done, event.times)
                 yield Finished(event.request_id, event.stop_reason, summary)
                 continue
             yield event
