@@ -221,14 +221,18 @@ def test_a_gpu_load_that_crashes_is_retried_once_without_the_gpu_and_remembered(
 
 def test_unloading_or_closing_is_not_a_crash(text_model: Path, mmproj: Path) -> None:
     noticed: list[CrashReport] = []
+    others = set(threading.enumerate())
     runtime = ModelRuntime(app_paths().ensure(), on_engine_exit=noticed.append)
     runtime.load(text_model, mmproj, small_settings())
     pid = runtime.worker_pid
     runtime.unload()
     runtime.load(text_model, mmproj, small_settings())
     runtime.close()
-    deadline = time.monotonic() + 2  # give a (wrong) watcher report time to arrive
-    while time.monotonic() < deadline and not noticed:
-        time.sleep(0.05)
+    # once the watchers of this runtime's two workers have seen them go, no report can come
+    watchers = [t for t in threading.enumerate()
+                if t not in others and t.name.startswith("worker-watch-")]  # fmt: skip
+    for watcher in watchers:
+        watcher.join(timeout=60)
+        assert not watcher.is_alive(), "a worker watcher is still waiting"
     assert pid is not None and noticed == []
     assert list(runtime.recover()) == []

@@ -172,6 +172,20 @@ def test_installed_cli_runs_the_small_real_model(installed: Path, tmp_path: Path
     assert (tmp_path / "report.pdf").read_bytes().startswith(b"%PDF")
 
 
+def _wait_for_paint(env: dict[str, str], shot: Path, timeout: float) -> bool:
+    """Screenshots until one has more than 50 colours (the scan is drawn), or `timeout`."""
+    from PIL import Image
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        subprocess.run(["import", "-window", "root", str(shot)], env=env, check=True)
+        with Image.open(shot) as image:
+            colours = image.convert("RGB").getcolors(maxcolors=1 << 20)
+        if colours is not None and len(colours) > 50:
+            return True
+    return False
+
+
 def _wait_for_window(env: dict[str, str], timeout: float) -> bool:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -202,18 +216,13 @@ def test_installed_app_shows_its_window_with_an_ecg(
     app = subprocess.Popen([str(LAUNCHER), str(SAMPLE)], env=env, cwd=tmp_path)
     try:
         assert _wait_for_window(env, timeout=60), "no 'ECG Viewer' window within 60 s"
-        time.sleep(3)  # let it paint the scan
-        assert app.poll() is None
         shot = tmp_path / "installed-app.png"
-        subprocess.run(["import", "-window", "root", str(shot)], env=env, check=True)
+        painted = _wait_for_paint(env, shot, timeout=60)  # the scan drawn, not a fixed wait
+        assert app.poll() is None
     finally:
         app.terminate()
         app.wait(timeout=20)
-    from PIL import Image
-
-    with Image.open(shot) as image:
-        colours = image.convert("RGB").getcolors(maxcolors=1 << 20)
-    assert colours is not None and len(colours) > 50, "the screenshot is (nearly) blank"
+    assert painted, "the screenshot stayed (nearly) blank for 60 s"
     keep = os.environ.get("ECGVIEWER_SCREENSHOT_DIR")
     if keep:
         Path(keep).mkdir(parents=True, exist_ok=True)
