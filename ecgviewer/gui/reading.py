@@ -31,6 +31,7 @@ from ecgviewer.core.inference.crash import CrashReport
 from ecgviewer.core.inference.encode_times import read_time_ms
 from ecgviewer.core.inference.loaded import LoadedModel
 from ecgviewer.core.inference.read_ahead import image_key
+from ecgviewer.core.labels import stop_label
 from ecgviewer.core.workspace import OpenCase
 from ecgviewer.gui.errors import present_error
 from ecgviewer.gui.interpretation_panel import InterpretationPanel
@@ -283,7 +284,8 @@ class ReadingController(QObject):
         else:
             seconds = (turn.timings.total_ms or 0.0) / 1000.0
             rate = turn.timings.tokens_per_second or 0.0
-            suffix = " - token limit reached" if turn.stop_reason == "length" else ""
+            ending = stop_label(turn.stop_reason)  # the panel's words, e.g. at the token limit
+            suffix = f" - {ending}" if ending else ""
             self.set_status(f"Done in {seconds:.1f} s ({rate:.1f} tok/s){suffix}")
 
     def _on_owner_failed(self, tag: int, error: EcgViewerError) -> None:

@@ -12,6 +12,7 @@ from PySide6.QtCore import QObject, Signal
 from pytestqt.qtbot import QtBot
 
 from ecgviewer.core.case import DecodingSettings, ModelIdentity, Provenance
+from ecgviewer.core.inference.client import Finished
 from ecgviewer.core.inference.loaded import LoadedModel
 from ecgviewer.core.inference.memory import MemoryEstimate
 from ecgviewer.core.workspace import open_case
@@ -60,3 +61,28 @@ def test_the_countdown_starts_from_the_last_measured_read(qtbot: QtBot, tmp_path
     owner.prepared.emit(requests[-1], {"image_encode_ms": 0.0, "extra": {"cached": True}})
     reading.set_case(first)  # a cache hit measured nothing: the estimate stays
     assert panel.status_label.text() == "Reading image... about 49 s left"
+
+
+def test_an_answer_cut_at_the_token_limit_says_so_in_the_panels_words(
+    qtbot: QtBot, tmp_path: Path
+) -> None:
+    panel = InterpretationPanel()
+    qtbot.addWidget(panel)
+    owner = OwnerSignals()
+    reading = ReadingController(panel, owner, panel)  # type: ignore[arg-type]
+    asked: list[int] = []
+    owner.interpret_requested.connect(lambda tag, *_rest: asked.append(tag))
+    provenance = Provenance(model=ModelIdentity("/m/text.gguf", "a" * 64),
+                            mmproj=ModelIdentity("/m/mmproj.gguf", "b" * 64))  # fmt: skip
+    model = LoadedModel(medgemma_shaped_pair(), provenance, MemoryEstimate(0, 0, 0, 0), 0.0,
+                        False, DecodingSettings())  # fmt: skip
+    reading.set_model(model)
+    reading.set_case(open_case(tilted_scan(tmp_path / "scan.png", 2.0)))
+    reading.ask("Interpret this ECG.")
+    owner.started.emit(asked[-1])
+    owner.text_arrived.emit(asked[-1], "Sinus rhythm, rate")
+    times = {"total_ms": 2_000.0, "decode_ms": 1_000.0, "decode_tokens": 11}
+    owner.finished.emit(asked[-1], Finished(asked[-1], "length", times))
+    assert panel.status_label.text() == (
+        "Done in 2.0 s (10.0 tok/s) - Reached the token limit - incomplete"
+    )

@@ -19,7 +19,6 @@ Measurements and sources: docs/preprocessing.md.
 
 from __future__ import annotations
 
-import io
 import math
 
 from PIL import Image
@@ -49,9 +48,3 @@ def letterboxed_image(result: Image.Image, fill: tuple[int, int, int] = (0, 0, 0
     canvas.paste(resized, ((MODEL_INPUT_SIZE - new_w) // 2, (MODEL_INPUT_SIZE - new_h) // 2))
     return canvas
 
-
-def model_input_png(result: Image.Image) -> bytes:
-    """`model_input_image(result)` encoded as PNG, as handed to the runtime."""
-    buffer = io.BytesIO()
-    model_input_image(result).save(buffer, format="PNG")
-    return buffer.getvalue()
