@@ -47,4 +47,3 @@ def letterboxed_image(result: Image.Image, fill: tuple[int, int, int] = (0, 0, 0
     resized = rgb.resize((max(1, new_w), max(1, new_h)), Image.Resampling.BILINEAR)
     canvas.paste(resized, ((MODEL_INPUT_SIZE - new_w) // 2, (MODEL_INPUT_SIZE - new_h) // 2))
     return canvas
-

@@ -31,6 +31,7 @@ NOTES_TITLE = "Clinician notes (not AI-generated)"
 _ROOM_FOR_SECTION = 70 * MM  # start a section on a new page when less room than this is left
 _ROOM_FOR_TURN = 40 * MM
 
+
 def incomplete_label(turn: Turn) -> str:
     """The visible mark of an answer that did not end normally, "" when it did."""
     return "" if turn.complete else stop_mark(turn.stop_reason)

@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
+from ecgviewer.core.atomic import describe_os_error
 from ecgviewer.core.errors import ReportError
 from ecgviewer.core.report import paper_for_locale, resolve_page_size, write_report
-from ecgviewer.core.atomic import describe_os_error
 from ecgviewer.core.report.pagesize import system_locale_name, territory_of
 from tests.core.report.samples import make_case
 
