@@ -1,7 +1,10 @@
 """The main window: case strip, ECG view, Interpretation panel, menus and drops.
 
-Wires views to the core. Decoding, preprocessing, model work and exports all
-run off the GUI thread (run_task, or the model owner's thread).
+A composition: the parts live in their own modules (`case_strip`,
+`view_switcher`, `commands`, `model_control`, `window_layout`, ...) and the
+window wires them to each other and to the core, and keeps which case is
+current. Decoding, preprocessing, model work and exports all run off the GUI
+thread (run_task, or the model owner's thread).
 """
 
 from __future__ import annotations
@@ -10,31 +13,27 @@ import logging
 from functools import partial
 from pathlib import Path
 
-from PySide6.QtCore import QSettings, QSize, Qt, QTimer, Signal
+from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QCloseEvent, QDragEnterEvent, QDropEvent
 from PySide6.QtWidgets import (
-    QButtonGroup,
     QFileDialog,
-    QHBoxLayout,
     QLabel,
-    QListWidget,
-    QListWidgetItem,
     QMainWindow,
     QMenu,
-    QMessageBox,
     QSplitter,
-    QToolButton,
     QVBoxLayout,
     QWidget,
 )
 
-from ecgviewer import DISCLAIMER, __version__
+from ecgviewer import DISCLAIMER
 from ecgviewer.core.errors import EcgViewerError, InputError, StorageError
 from ecgviewer.core.imaging.loading import supported_suffixes
 from ecgviewer.core.paths import AppPaths, resources_dir
 from ecgviewer.core.settings import ModelSettings, Settings, save_settings
 from ecgviewer.core.workspace import OpenCase, open_case
+from ecgviewer.gui import commands
 from ecgviewer.gui.case_header import CaseHeader
+from ecgviewer.gui.case_strip import CaseStripView
 from ecgviewer.gui.ecg_view import EcgView
 from ecgviewer.gui.edit_bar import EditBar
 from ecgviewer.gui.errors import present_error
@@ -43,18 +42,17 @@ from ecgviewer.gui.exporting import export_pdf, print_case
 from ecgviewer.gui.history_panel import HistoryPanel, show_recovery_notice
 from ecgviewer.gui.history_recorder import HistoryRecorder
 from ecgviewer.gui.interpretation_panel import InterpretationPanel
-from ecgviewer.gui.menus import Command, build_menus, fill_recent_menu
+from ecgviewer.gui.menus import build_menus, fill_recent_menu
 from ecgviewer.gui.model_control import ModelControl
 from ecgviewer.gui.model_owner import ModelThread
 from ecgviewer.gui.open_cases import OpenCases
 from ecgviewer.gui.previews import Previews, prepare_previews, with_previews
-from ecgviewer.gui.qtimage import thumbnail
 from ecgviewer.gui.reading import ReadingController
-from ecgviewer.gui.ready_marks import mark_ready
 from ecgviewer.gui.tasks import run_task
+from ecgviewer.gui.view_switcher import STRAIGHTENED, ViewSwitcherBar
+from ecgviewer.gui.window_layout import restore_layout, save_layout, ui_state
 
 log = logging.getLogger(__name__)
-VIEWS = ("Original", "Straightened", "Model input")
 MAX_RECENT = 10
 
 
@@ -74,9 +72,9 @@ class MainWindow(QMainWindow):
         self._open = OpenCases()
         self.cases: list[OpenCase] = self._open.cases  # in strip order
         self._current: OpenCase | None = None
-        self._view_mode = 1
+        self._view_mode = STRAIGHTENED
         self._evaluate_dialog: EvaluateDialog | None = None
-        self._ui_state = QSettings(str(paths.config_dir / "window.ini"), QSettings.Format.IniFormat)
+        self._ui_state = ui_state(paths)
         self.model = ModelThread(paths)
         self._build_central()
         self.reading = ReadingController(self.panel, self.model.owner, self)
@@ -84,46 +82,43 @@ class MainWindow(QMainWindow):
         self.reading.readiness_changed.connect(self._on_reading_readiness_changed)
         self._build_history()
         self._build_edit_bar()
-        self.model_control = ModelControl(self)
+        self.model_control = ModelControl(
+            self.model.owner, paths, settings, parent=self, save_settings=self.save_settings,
+            status=self.reading.set_status, current_model=lambda: self.reading.model,
+        )  # fmt: skip
+        self.model_control.model_changed.connect(self.reading.set_model)
+        table = commands.menu_commands(
+            self, view=self.view, strip=self.case_list, header=self.case_header, panel=self.panel,
+            reading=self.reading, owner=self.model.owner, models=self.model_control,
+        )  # fmt: skip
         self.recent_menu: QMenu = build_menus(
-            self.menuBar(), self._commands(), self.edit_bar.edit_actions(),
+            self.menuBar(), table, self.edit_bar.edit_actions(),
             self.history_panel.toggleViewAction(),
         ).recent  # fmt: skip
         self.fill_recent_menu()
         self.statusBar().addPermanentWidget(self._model_status)
         self.statusBar().addWidget(QLabel(f"Research use only - {DISCLAIMER}"))
-        self._restore_ui_state()
+        restore_layout(self, self.splitter, self._ui_state)
         self.reading.set_model(None)
 
     # -- layout ------------------------------------------------------------------
     def _build_central(self) -> None:
-        self._build_case_list()
+        self.case_list = CaseStripView()
+        self.case_list.currentRowChanged.connect(self._on_case_list_row_changed)
         self.view = EcgView()
         self.placeholder = QLabel("Drop ECG scans or PDFs here, or use File > Open")
         self.placeholder.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.placeholder.setObjectName("dropHint")
-        self.view_buttons = QButtonGroup(self)
-        switcher = QHBoxLayout()
-        for index, name in enumerate(VIEWS):
-            button = QToolButton()
-            button.setText(name)
-            button.setCheckable(True)
-            button.setObjectName(f"view{index}")
-            self.view_buttons.addButton(button, index)
-            switcher.addWidget(button)
-        self.view_buttons.button(1).setChecked(True)
-        self.view_buttons.idClicked.connect(self.show_view)
-        switcher.addStretch(1)
-        self.view_hint = QLabel("")
-        self.view_hint.setObjectName("viewHint")
-        switcher.addWidget(self.view_hint)
+        switcher = ViewSwitcherBar()
+        switcher.view_chosen.connect(self.show_view)
+        self.switcher, self.view_buttons, self.view_hint = switcher, switcher.buttons, switcher.hint
         center = QWidget()
         column = QVBoxLayout(center)
         column.setContentsMargins(0, 0, 0, 0)
         self.case_header = CaseHeader()
         self.case_header.study_edited.connect(self.case_changed)
         column.addWidget(self.case_header)
-        column.addLayout(switcher)
+        column.addWidget(switcher)
         column.addWidget(self.view, 1)
         column.addWidget(self.placeholder, 1)
         self.panel = InterpretationPanel()
@@ -139,22 +134,6 @@ class MainWindow(QMainWindow):
         self._model_status = QLabel("No model - Choose model...")
         self._model_status.setObjectName("statusModel")
         self._show_placeholder(True)
-
-    def _build_case_list(self) -> None:
-        self.case_list = QListWidget()
-        self.case_list.setObjectName("caseList")
-        self.case_list.setViewMode(QListWidget.ViewMode.IconMode)
-        self.case_list.setFlow(QListWidget.Flow.TopToBottom)
-        self.case_list.setWrapping(False)
-        self.case_list.setMovement(QListWidget.Movement.Static)
-        self.case_list.setIconSize(QSize(120, 90))
-        self.case_list.setGridSize(QSize(136, 122))
-        self.case_list.setWordWrap(True)
-        self.case_list.setTextElideMode(Qt.TextElideMode.ElideMiddle)
-        self.case_list.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
-        self.case_list.setMinimumWidth(150)
-        self.case_list.setMaximumWidth(220)
-        self.case_list.currentRowChanged.connect(self._on_case_list_row_changed)
 
     def _build_history(self) -> None:
         self.history = HistoryRecorder(self.paths, self.reading, lambda: self.cases, self)
@@ -177,25 +156,6 @@ class MainWindow(QMainWindow):
         self.edit_bar.editing_left.connect(self.refresh_view)
         self.edit_bar.status.connect(self.statusBar().showMessage)
         self.history.changed.connect(self._on_history_changed)
-
-    def _commands(self) -> dict[str, Command]:
-        """The menus' action registry: what each menu item does."""
-        commands: dict[str, Command] = {
-            "open": self.choose_files, "export": self.export_current,
-            "export_without_identifiers": partial(self.export_current, identifiers=False),
-            "print": self.print_current, "close_case": self.close_current, "quit": self.close,
-            "study_fields": self.case_header.study_form.focus_first,
-            "choose_model": self.show_model_dialog, "interpret": self.panel.request_interpretation,
-            "stop": self.reading.stop, "unload_model": self.model.owner.unload_requested.emit,
-            "import_model": partial(self.model_control.show_import_dialog, None),
-            "evaluate": self.show_evaluate_dialog, "about": self.show_about,
-            "zoom_in": self.view.zoom_in, "zoom_out": self.view.zoom_out, "fit": self.view.fit,
-            "actual_size": self.view.actual_size, "next_case": partial(self.step_case, 1),
-            "previous_case": partial(self.step_case, -1),
-        }  # fmt: skip
-        for index in range(len(VIEWS)):
-            commands[f"show_view_{index}"] = partial(self.show_view, index)
-        return commands
 
     def _show_placeholder(self, empty: bool) -> None:
         self.placeholder.setVisible(empty)
@@ -239,15 +199,10 @@ class MainWindow(QMainWindow):
         background and the case is shown once they are ready.
         """
         self._open.add(case, previews)
-        item = QListWidgetItem(case.case.source.name)
-        item.setToolTip(case.case.source.path)
-        if previews is not None:
-            item.setIcon(thumbnail(previews.thumbnail, 110))
-        else:
-            run_task(self, partial(prepare_previews, case),  # pool thread
-                     partial(self._on_previews_prepared, case), partial(present_error, self))
-        self.case_list.addItem(item)
-        self.case_list.setCurrentRow(len(self.cases) - 1)
+        if previews is None:  # made on a pool thread; the case shows once they are ready
+            ready = partial(self._on_previews_prepared, case)
+            run_task(self, partial(prepare_previews, case), ready, partial(present_error, self))
+        self.case_list.add_case(case, previews)
         self.statusBar().showMessage(f"Opened {case.case.source.name}", 4000)
         if Path(case.case.source.path).resolve() != sample_path().resolve():
             self.case_opened.emit(case)  # the bundled sample is not a case worth keeping
@@ -267,9 +222,7 @@ class MainWindow(QMainWindow):
         row = self._open.index(case)
         if row >= 0:
             self._open.set_previews(case, previews)
-            item = self.case_list.item(row)
-            if item is not None:
-                item.setIcon(thumbnail(previews.thumbnail, 110))
+            self.case_list.show_previews(row, previews)
             if case is self._current:
                 self.edit_bar.set_case(case, previews)
                 self.refresh_view(keep_view=False)
@@ -312,21 +265,14 @@ class MainWindow(QMainWindow):
 
     def _on_reading_readiness_changed(self) -> None:
         """Case strip: a green dot on the cases whose image is read (they answer at once)."""
-        for row, case in enumerate(self.cases):
-            item = self.case_list.item(row)
-            if item is not None:  # None only while a case is being added or closed
-                mark_ready(item, self.reading.is_ready(case))
-
-    def step_case(self, step: int) -> None:
-        if self.cases:
-            self.case_list.setCurrentRow((self.case_list.currentRow() + step) % len(self.cases))
+        self.case_list.mark_ready([self.reading.is_ready(case) for case in self.cases])
 
     def current_case(self) -> OpenCase | None:
         return self._current
 
     def show_view(self, index: int) -> None:
         self._view_mode = index
-        self.view_buttons.button(index).setChecked(True)
+        self.switcher.choose(index)
         self.edit_bar.cancel_editing()
         self.refresh_view(keep_view=False)
 
@@ -337,14 +283,7 @@ class MainWindow(QMainWindow):
         if case is None or previews is None:
             return  # its previews are on their way (_on_previews_prepared)
         shown = previews.views[self._view_mode]
-        width, height = shown.full_size
-        steps = [s.op.replace("_", " ") for s in case.image.steps]
-        hints = (
-            f"The scan as decoded ({width} x {height} px)",
-            "Straightened: " + ", ".join(steps) if steps else "Already straight: no correction",
-            f"Exactly what the model receives ({width} x {height} px)",
-        )
-        self.view_hint.setText(hints[self._view_mode])
+        self.switcher.show_hint(self._view_mode, case, shown.full_size)
         self.case_header.show_suggestion(case)
         self.view.set_image(shown.image, full_size=shown.full_size, keep_view=keep_view)
 
@@ -418,24 +357,9 @@ class MainWindow(QMainWindow):
             print_case(self, self._current, self.settings.page_size, self.statusBar().showMessage)
 
     def show_about(self) -> None:
-        QMessageBox.about(
-            self, "About ECG Viewer",
-            f"<h3>ECG Viewer {__version__}</h3><p>Offline AI-assisted reading of scanned "
-            "12-lead ECGs with a local MedGemma-ECG model.</p>"
-            f"<p><b>Research use only.</b> {DISCLAIMER}; not a diagnosis.</p>",
-        )  # fmt: skip
+        commands.show_about(self)
 
     # -- persistence and shutdown -----------------------------------------------------------
-    def _restore_ui_state(self) -> None:
-        geometry = self._ui_state.value("geometry")
-        if geometry is not None:
-            self.restoreGeometry(geometry)
-        else:
-            self.resize(1400, 880)
-        splitter = self._ui_state.value("splitter")
-        if splitter is not None:
-            self.splitter.restoreState(splitter)
-
     def save_settings(self) -> None:
         try:
             save_settings(self.paths, self.settings)
@@ -444,9 +368,7 @@ class MainWindow(QMainWindow):
 
     def closeEvent(self, event: QCloseEvent) -> None:
         """Stop generation, shut the worker down cleanly, remember the layout."""
-        self._ui_state.setValue("geometry", self.saveGeometry())
-        self._ui_state.setValue("splitter", self.splitter.saveState())
-        self._ui_state.sync()
+        save_layout(self, self.splitter, self._ui_state)
         self.case_header.flush()
         self.save_settings()
         self.reading.stop()

@@ -2,68 +2,81 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import QObject
+from PySide6.QtCore import QObject, Signal
+from PySide6.QtWidgets import QWidget
 
 from ecgviewer.core.errors import EcgViewerError
 from ecgviewer.core.inference.loaded import LoadedModel
 from ecgviewer.core.inference.machine import MachineFacts
 from ecgviewer.core.modelimport.importer import ImportResult
-from ecgviewer.core.settings import ModelSettings
+from ecgviewer.core.paths import AppPaths
+from ecgviewer.core.settings import ModelSettings, Settings
 from ecgviewer.gui.errors import present_error
 from ecgviewer.gui.model_dialog import ModelDialog
+from ecgviewer.gui.model_owner import ModelOwner
 
 if TYPE_CHECKING:
     from ecgviewer.gui.import_dialog import ImportDialog
-    from ecgviewer.gui.main_window import MainWindow
 
 
 STAGE_LABELS = {"hashing": "Checking model files", "loading": "Loading model"}
 
 
 class ModelControl(QObject):
-    """Connects the window, the model dialog and the model owner (GUI thread)."""
+    """Connects the model dialog, the import dialogs and the model owner (GUI thread).
 
-    def __init__(self, window: MainWindow) -> None:
-        super().__init__(window)
-        self._window = window
+    It gets what it uses: the owner, the paths, the settings (the chosen pair is
+    kept in `settings.model` and saved with `save_settings`), a parent widget for
+    its dialogs, a `status` line and the `current_model`; it announces the model
+    the reading should use with `model_changed` (a LoadedModel, or None).
+    """
+
+    model_changed = Signal(object)  # LoadedModel | None: loaded, restarted or unloaded
+
+    def __init__(
+        self, owner: ModelOwner, paths: AppPaths, settings: Settings, *, parent: QWidget,
+        save_settings: Callable[[], None], status: Callable[[str], None],
+        current_model: Callable[[], LoadedModel | None],
+    ) -> None:  # fmt: skip
+        super().__init__(parent)
+        self._owner, self._paths, self._settings, self._parent = owner, paths, settings, parent
+        self._save_settings, self._status = save_settings, status
+        self._current_model = current_model
         self._dialog: ModelDialog | None = None
         self._pending: ModelSettings | None = None
         self._imports: list[ImportDialog] = []
         self._machine: MachineFacts | None = None  # as last probed on the owner thread
-        owner = window.model.owner
         owner.load_progress.connect(self._on_owner_load_progress)
         owner.loaded.connect(self._on_owner_loaded)
         owner.load_failed.connect(self._on_owner_load_failed)
-        owner.unloaded.connect(lambda: window.reading.set_model(None))
+        owner.unloaded.connect(lambda: self.model_changed.emit(None))
         owner.restarted.connect(self._on_owner_restarted)
         owner.machine_probed.connect(self._on_owner_machine_probed)
 
     def load(self, text: str, mmproj: str, settings: ModelSettings) -> None:
         """Ask the model owner to check and load the pair; progress shows in the status."""
-        self._window.reading.set_status("Loading model (0%)")
+        self._status("Loading model (0%)")
         # remembered once loaded, with the files: a pair found in the models folders is then
         # what the model and Evaluate dialogs show, and what loads at the next start
         self._pending = replace(settings, text_path=text, mmproj_path=mmproj)
-        self._window.model.owner.load_requested.emit(text, mmproj, settings)
+        self._owner.load_requested.emit(text, mmproj, settings)
 
     def show_dialog(self, dropped: list[Path] | None = None) -> None:
-        window = self._window
-        dialog = ModelDialog(
-            window.paths, window.settings.model, window, loaded=window.reading.model
-        )
+        loaded = self._current_model()
+        dialog = ModelDialog(self._paths, self._settings.model, self._parent, loaded=loaded)
         dialog.load_requested.connect(self.load)
-        dialog.unload_requested.connect(window.model.owner.unload_requested.emit)
+        dialog.unload_requested.connect(self._owner.unload_requested.emit)
         dialog.finished.connect(self._on_dialog_finished)
         self._dialog = dialog
-        loaded = window.reading.model
         machine = loaded.machine if loaded is not None and loaded.machine.features else None
         machine = machine or self._machine  # what the load reported, else the last probe
         if machine is None:
-            window.model.owner.probe_requested.emit()  # answered by machine_probed
+            self._owner.probe_requested.emit()  # answered by machine_probed
         else:
             dialog.set_machine(machine)
         if dropped:
@@ -76,8 +89,7 @@ class ModelControl(QObject):
         """Model > Import from a Hugging Face folder (or a checkpoint folder dropped)."""
         from ecgviewer.gui.import_dialog import ImportDialog
 
-        window = self._window
-        dialog = ImportDialog(window.paths, str(folder or ""), window)
+        dialog = ImportDialog(self._paths, str(folder or ""), self._parent)
         dialog.imported.connect(self._on_import_dialog_imported)
         self._imports.append(dialog)
         dialog.open()
@@ -93,38 +105,36 @@ class ModelControl(QObject):
             wait_for_tasks(60_000)
 
     def _on_import_dialog_imported(self, result: ImportResult) -> None:
-        settings = self._window.settings.model
-        self.load(str(result.text_model), str(result.mmproj), settings)
+        self.load(str(result.text_model), str(result.mmproj), self._settings.model)
 
     def _on_dialog_finished(self, _result: int) -> None:
         self._dialog = None
 
     def _on_owner_load_progress(self, stage: str, fraction: float) -> None:
         label = STAGE_LABELS.get(stage, "Loading model")
-        self._window.reading.set_status(f"{label} ({fraction:.0%})")
+        self._status(f"{label} ({fraction:.0%})")
         if self._dialog is not None:
             self._dialog.show_progress(stage, fraction)
 
     def _on_owner_loaded(self, model: LoadedModel) -> None:
         if self._pending is not None:
-            self._window.settings.model = self._pending
-            self._window.save_settings()
-        self._window.reading.set_model(model)
+            self._settings.model = self._pending
+            self._save_settings()
+        self.model_changed.emit(model)
         if self._dialog is not None:
             self._dialog.load_finished(True)
 
     def _on_owner_load_failed(self, error: EcgViewerError) -> None:
-        reading = self._window.reading
-        reading.set_model(None)
-        reading.set_status(f"Model not loaded: {error.message}")
+        self.model_changed.emit(None)
+        self._status(f"Model not loaded: {error.message}")
         if self._dialog is not None:
             self._dialog.load_finished(False)
-        present_error(self._window, error)
+        present_error(self._parent, error)
 
     def _on_owner_restarted(self, model: LoadedModel, note: str) -> None:
         """The engine died and came back (perhaps with safer settings): go on with it."""
-        self._window.reading.set_model(model)  # shows the note, reads the current image again
-        self._window.reading.set_status(note)
+        self.model_changed.emit(model)  # the reading shows the note, reads the image again
+        self._status(note)
 
     def _on_owner_machine_probed(self, machine: MachineFacts) -> None:
         self._machine = machine
