@@ -285,7 +285,7 @@ class ReadingController(QObject):
             seconds = (turn.timings.total_ms or 0.0) / 1000.0
             rate = turn.timings.tokens_per_second or 0.0
             ending = stop_label(turn.stop_reason)  # the panel's words, e.g. at the token limit
-            suffix = f" - {ending}" if ending else ""
+            suffix = f": {ending[:1].lower()}{ending[1:]}" if ending else ""
             self.set_status(f"Done in {seconds:.1f} s ({rate:.1f} tok/s){suffix}")
 
     def _on_owner_failed(self, tag: int, error: EcgViewerError) -> None:

@@ -84,5 +84,5 @@ def test_an_answer_cut_at_the_token_limit_says_so_in_the_panels_words(
     times = {"total_ms": 2_000.0, "decode_ms": 1_000.0, "decode_tokens": 11}
     owner.finished.emit(asked[-1], Finished(asked[-1], "length", times))
     assert panel.status_label.text() == (
-        "Done in 2.0 s (10.0 tok/s) - Reached the token limit - incomplete"
+        "Done in 2.0 s (10.0 tok/s): reached the token limit - incomplete"
     )
