@@ -1,0 +1,55 @@
+"""Which reader opens a digital ECG file: each reader registers a content sniff and a read.
+
+`read_record(path)` asks each registered sniff in turn (cheap: a few bytes, or a
+header beside the file) and reads with the first that claims the file. The
+built-in readers are registered on first use, so importing this module stays cheap.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import cache
+from pathlib import Path
+
+from ecgviewer.core.digital.record import DigitalEcgError, EcgRecord
+
+Sniff = Callable[[Path], bool]
+Read = Callable[[Path], EcgRecord]
+
+_READERS: list[tuple[Sniff, Read]] = []
+
+
+def register(sniff: Sniff, read: Read) -> None:
+    """Add a reader; `sniff(path)` says whether `read(path)` is the one for the file."""
+    if (sniff, read) not in _READERS:
+        _READERS.append((sniff, read))
+
+
+def reader_for(path: Path) -> Read | None:
+    """The read function for `path`, or None when no reader claims it."""
+    _load_builtin()
+    return next((read for sniff, read in _READERS if sniff(path)), None)
+
+
+def is_digital_ecg(path: Path) -> bool:
+    """True when some reader claims `path` (it may still turn out unreadable)."""
+    return reader_for(path) is not None
+
+
+def read_record(path: Path) -> EcgRecord:
+    """The recording in `path`; DigitalEcgError when no reader knows the file or it is bad."""
+    read = reader_for(path)
+    if read is None:
+        raise DigitalEcgError(
+            f"{path.name} is not a digital ECG format ECG Viewer reads "
+            "(WFDB, DICOM ECG waveform, vendor XML, SCP-ECG)."
+        )
+    return read(path)
+
+
+@cache
+def _load_builtin() -> None:
+    from ecgviewer.core.digital import dicom_reader, wfdb_reader
+
+    register(dicom_reader.sniff_dicom, dicom_reader.read_dicom)
+    register(wfdb_reader.sniff_wfdb, wfdb_reader.read_wfdb)
