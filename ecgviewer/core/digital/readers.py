@@ -49,7 +49,8 @@ def read_record(path: Path) -> EcgRecord:
 
 @cache
 def _load_builtin() -> None:
-    from ecgviewer.core.digital import dicom_reader, wfdb_reader
+    from ecgviewer.core.digital import dicom_reader, scp_reader, wfdb_reader
 
     register(dicom_reader.sniff_dicom, dicom_reader.read_dicom)
     register(wfdb_reader.sniff_wfdb, wfdb_reader.read_wfdb)
+    register(scp_reader.sniff_scp, scp_reader.read_scp)  # by content: section 0 at byte 6
