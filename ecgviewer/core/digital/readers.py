@@ -54,3 +54,21 @@ def _load_builtin() -> None:
     register(dicom_reader.sniff_dicom, dicom_reader.read_dicom)
     register(wfdb_reader.sniff_wfdb, wfdb_reader.read_wfdb)
     register(scp_reader.sniff_scp, scp_reader.read_scp)  # by content: section 0 at byte 6
+    _register_xml()
+
+
+def _register_xml() -> None:
+    from ecgviewer.core.digital import (
+        aecg_reader,
+        muse_reader,
+        philips_reader,
+        schiller_reader,
+        xml_document,
+    )
+
+    register(philips_reader.sniff_philips, philips_reader.read_philips)
+    register(muse_reader.sniff_muse, muse_reader.read_muse)
+    register(aecg_reader.sniff_aecg, aecg_reader.read_aecg)
+    register(schiller_reader.sniff_schiller, schiller_reader.read_schiller)
+    # any other .xml: says what it is (vendor, namespace, version) or that it is not XML
+    register(xml_document.sniff_xml_suffix, xml_document.read_unknown_xml)
