@@ -19,7 +19,7 @@ from ecgviewer.core.paths import app_paths
 log = logging.getLogger(__name__)
 
 GuiLauncher = Callable[[list[str]], int]
-SUBCOMMANDS = ("preprocess", "interpret", "chat", "models", "eval")
+SUBCOMMANDS = ("preprocess", "interpret", "chat", "models", "eval", "render")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -40,7 +40,14 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _registrars() -> list[Callable[[argparse._SubParsersAction], None]]:
-    from ecgviewer.core.cli import chat_cmd, eval_cmd, interpret_cmd, models_cmd, preprocess_cmd
+    from ecgviewer.core.cli import (
+        chat_cmd,
+        eval_cmd,
+        interpret_cmd,
+        models_cmd,
+        preprocess_cmd,
+        render_cmd,
+    )
 
     return [
         preprocess_cmd.register,
@@ -48,6 +55,7 @@ def _registrars() -> list[Callable[[argparse._SubParsersAction], None]]:
         chat_cmd.register,
         models_cmd.register,
         eval_cmd.register,
+        render_cmd.register,
     ]
 
 

@@ -197,7 +197,7 @@ def test_contrast_is_off_by_default_and_recorded_when_used(page: Image.Image) ->
     assert step.params["method"] == "clahe"
     before = cv2.cvtColor(np.asarray(faint), cv2.COLOR_RGB2GRAY).std()
     after = cv2.cvtColor(np.asarray(ecg.result), cv2.COLOR_RGB2GRAY).std()
-    assert after > 1.3 * before
+    assert after > 1.2 * before  # 1.25 on the red full-page grid (issue 19); 1.67 on the old one
 
 
 def test_orientation_of_paper_is_kept_for_small_tilts(
