@@ -208,3 +208,16 @@ def _shifted(
     if x1 > x0 and y1 > y0:
         canvas[y0:y1, x0:x1] = pixels[y0 - dy : y1 - dy, x0 - dx : x1 - dx]
     return canvas
+
+
+Line = tuple[np.ndarray, np.ndarray]  # a point on it and its direction
+
+
+def line_intersection(first: Line, second: Line) -> np.ndarray | None:
+    """Where two lines (point, direction) cross, or None when they are (nearly) parallel."""
+    (p, u), (q, v) = first, second
+    det = u[0] * (-v[1]) - u[1] * (-v[0])
+    if abs(det) < 1e-6:
+        return None
+    t = ((q - p)[0] * (-v[1]) - (q - p)[1] * (-v[0])) / det
+    return np.asarray(p + t * u, dtype=np.float64)

@@ -29,6 +29,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from ecgviewer.core.imaging.geometry import line_intersection
 from ecgviewer.core.imaging.paper import Paper, _fill_holes, _largest_component, paper_distance
 from ecgviewer.core.imaging.sides import straighten_short_sides
 
@@ -292,21 +293,10 @@ def _refined(corners: np.ndarray, boundary: np.ndarray, band: float) -> np.ndarr
             continue
         vx, vy, x0, y0 = cv2.fitLine(chosen.astype(np.float32), cv2.DIST_HUBER, 0, 0.01, 0.01)
         lines.append((np.array([x0[0], y0[0]], float), np.array([vx[0], vy[0]], float)))
-    refined = [_meet(lines[i - 1], lines[i]) for i in range(4)]
+    refined = [line_intersection(lines[i - 1], lines[i]) for i in range(4)]
     if any(p is None for p in refined):
         return corners
     return np.array(refined, dtype=np.float64)
-
-
-def _meet(
-    first: tuple[np.ndarray, np.ndarray], second: tuple[np.ndarray, np.ndarray]
-) -> np.ndarray | None:
-    (p, u), (q, v) = first, second
-    det = u[0] * (-v[1]) - u[1] * (-v[0])
-    if abs(det) < 1e-6:
-        return None
-    t = ((q - p)[0] * (-v[1]) - (q - p)[1] * (-v[0])) / det
-    return np.asarray(p + t * u, dtype=np.float64)
 
 
 def _agreement(corners: np.ndarray, mask: np.ndarray) -> float:

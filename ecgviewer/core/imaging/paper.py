@@ -14,6 +14,8 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from ecgviewer.core.imaging.geometry import line_intersection
+
 CLOSE_PX = 7  # wider than grid lines and traces at the working scale
 OPEN_PX = 15
 L_WEIGHT = 0.5  # lightness counts half: a shadow is still paper
@@ -186,21 +188,10 @@ def _refine_corners(rough: np.ndarray, contour: np.ndarray) -> np.ndarray | None
         lines.append(
             (np.array([float(x0[0]), float(y0[0])]), np.array([float(vx[0]), float(vy[0])]))
         )
-    corners = [_intersect(lines[i - 1], lines[i]) for i in range(4)]
+    corners = [line_intersection(lines[i - 1], lines[i]) for i in range(4)]
     if any(c is None for c in corners):
         return None
     return np.array(corners, dtype=np.float64)
-
-
-def _intersect(
-    first: tuple[np.ndarray, np.ndarray], second: tuple[np.ndarray, np.ndarray]
-) -> np.ndarray | None:
-    (p, u), (q, v) = first, second
-    det = u[0] * (-v[1]) - u[1] * (-v[0])
-    if abs(det) < 1e-6:
-        return None
-    t = ((q - p)[0] * (-v[1]) - (q - p)[1] * (-v[0])) / det
-    return p + t * u
 
 
 def _plausible(corners: np.ndarray, mask: np.ndarray) -> bool:

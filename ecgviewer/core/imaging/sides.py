@@ -19,13 +19,12 @@ import cv2
 import numpy as np
 
 from ecgviewer.core.imaging.deskew import line_angle
+from ecgviewer.core.imaging.geometry import Line, line_intersection
 
 SHORT_SIDE = 0.6  # a side seen along less than this share of its length is re-measured
 BAND = (0.02, 0.15)  # the band's near and far edge, as shares of the sheet's depth
 MIN_STRETCH_PX = 40  # at the working scale; a shorter stretch shows too little to measure
 MAX_TURN_DEG = 8.0
-
-Line = tuple[np.ndarray, np.ndarray]  # a point on it and a unit direction
 
 
 def straighten_short_sides(corners: np.ndarray, gray: np.ndarray) -> np.ndarray:
@@ -42,7 +41,7 @@ def straighten_short_sides(corners: np.ndarray, gray: np.ndarray) -> np.ndarray:
             lines[i], changed = turned, True
     if not changed:
         return corners
-    met = [_meet(lines[i - 1], lines[i]) for i in range(4)]
+    met = [line_intersection(lines[i - 1], lines[i]) for i in range(4)]
     if any(p is None for p in met):
         return corners
     return np.array(met, dtype=np.float64)
@@ -103,12 +102,3 @@ def _depth(corners: np.ndarray, i: int) -> float:
     before = np.linalg.norm(corners[i] - corners[i - 1])
     after = np.linalg.norm(corners[(i + 2) % 4] - corners[(i + 1) % 4])
     return float(before + after) / 2
-
-
-def _meet(first: Line, second: Line) -> np.ndarray | None:
-    (p, u), (q, v) = first, second
-    det = u[0] * (-v[1]) - u[1] * (-v[0])
-    if abs(det) < 1e-6:
-        return None
-    t = ((q - p)[0] * (-v[1]) - (q - p)[1] * (-v[0])) / det
-    return np.asarray(p + t * u, dtype=np.float64)
