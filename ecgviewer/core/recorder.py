@@ -137,8 +137,12 @@ class CaseRecorder:
         return id(case) in self._watched
 
     # -- the window's cases (owner thread) ------------------------------------------------
-    def record_opened(self, case: Case) -> None:
-        """Store a newly opened case; a case from the history is only watched for changes."""
+    def record_opened(self, case: Case, scan: bytes | None = None) -> None:
+        """Store a newly opened case; a case from the history is only watched for changes.
+
+        `scan`: the bytes to keep as the case's scan (a page drawn from a digital
+        recording); None keeps the file at `case.source.path`.
+        """
         if self._closed:
             return
         if id(case) in self._watched:
@@ -153,7 +157,7 @@ class CaseRecorder:
         snapshot = replace(case, source=replace(case.source), steps=deepcopy(case.steps),
                            thread=thread, study=dict(case.study),
                            exported_pdfs=list(case.exported_pdfs))  # fmt: skip
-        self._submit(partial(self._save, case, snapshot, watched.stored), notify=True)
+        self._submit(partial(self._save, case, snapshot, watched.stored, scan), notify=True)
 
     def record_changed(self, case: Case) -> bool:
         """Write what changed since last time: steps, study, PDFs. True when notes wait.
@@ -317,8 +321,10 @@ class CaseRecorder:
             except Exception as error:  # at exit there is no one left to tell
                 log.warning("case history: closing failed (%s)", type(error).__name__)
 
-    def _save(self, case: Case, snapshot: Case, stored: _Stored, history: CaseHistory) -> None:
-        case_id = history.save_case(snapshot, Path(snapshot.source.path))
+    def _save(
+        self, case: Case, snapshot: Case, stored: _Stored, scan: bytes | None, history: CaseHistory
+    ) -> None:
+        case_id = history.save_case(snapshot, Path(snapshot.source.path) if scan is None else scan)
         stored.case_id = case_id
         self._by_id[case_id] = stored
         saved = Saved(case_id, snapshot.created_at, snapshot.updated_at, snapshot.source.sha256)

@@ -16,6 +16,7 @@ from pathlib import Path
 from PIL import Image
 
 from ecgviewer.core.case import Case, SourceInfo, now_iso
+from ecgviewer.core.digital.case_page import is_digital_file, open_recording
 from ecgviewer.core.imaging.ecgimage import EcgImage
 from ecgviewer.core.imaging.loading import LoadedImage, load_image
 from ecgviewer.core.imaging.model_input import model_input_image
@@ -39,6 +40,7 @@ class OpenCase:
     image: EcgImage
     case: Case
     proposals: dict[str, str] = field(default_factory=dict)  # study fields the file carries
+    scan: bytes | None = field(default=None, repr=False)  # kept as the case's scan; None: the file
     _model_input: Image.Image | None = field(default=None, repr=False)
     _model_png: bytes | None = field(default=None, repr=False)
 
@@ -82,7 +84,7 @@ class OpenCase:
         notes and study carry over. Safe on a background thread.
         """
         case = replace(self.case, steps=image.steps_json(), updated_at=now_iso())
-        return OpenCase(self.source, image, case, self.proposals)
+        return OpenCase(self.source, image, case, self.proposals, self.scan)
 
     def succeeding(self, current: OpenCase) -> OpenCase:
         """This edit as the successor of `current` as it is now, to be swapped in (owner thread).
@@ -98,7 +100,13 @@ def open_case(
     path: Path, *, page: int | None = None, preprocess: bool = True,
     options: PreprocessOptions | None = None,
 ) -> OpenCase:  # fmt: skip
-    """Decode `path` (page 0-based) and straighten it; raises ImageError on bad input."""
+    """Decode `path` (page 0-based) and straighten it; raises ImageError on bad input.
+
+    A digital recording (WFDB, DICOM, vendor XML, SCP-ECG) is drawn as a page instead;
+    it is already straight, so nothing is detected on it (DigitalEcgError on bad input).
+    """
+    if is_digital_file(Path(path)):
+        return _open_recording(Path(path))
     loaded = load_image(Path(path), page=page)
     if preprocess:
         image = auto_preprocess(loaded.image, options)
@@ -115,5 +123,24 @@ def open_case(
     )  # fmt: skip
     proposals = propose_from_pdf(Path(path), loaded.page) if loaded.format == "PDF" else {}
     opened = OpenCase(loaded, image, case, proposals)
+    opened.model_png()  # encode now, on the caller's (background) thread
+    return opened
+
+
+def _open_recording(path: Path) -> OpenCase:
+    """A digital recording's case: its drawn page, one "render" step, the file's study fields.
+
+    The case's scan (what the history keeps) is the page's PNG, whose hash is the
+    source's `sha256`; the recording's own files are fingerprinted in the step.
+    """
+    drawn = open_recording(path)
+    loaded = LoadedImage(drawn.image, path, 0, 1, drawn.record.format)
+    image = EcgImage(drawn.image, (drawn.step,), options=PreprocessOptions.none())
+    stamp, digest, fmt = now_iso(), hashlib.sha256(drawn.png).hexdigest(), drawn.record.format
+    case = Case(
+        source=SourceInfo(path=str(path), name=path.name, sha256=digest, format=fmt),
+        steps=image.steps_json(), created_at=stamp, updated_at=stamp,
+    )  # fmt: skip
+    opened = OpenCase(loaded, image, case, dict(drawn.record.study), drawn.png)
     opened.model_png()  # encode now, on the caller's (background) thread
     return opened

@@ -1,4 +1,6 @@
-"""Above the ECG: the case's patient and study fields and the orientation suggestion.
+"""Above the ECG: the case's patient and study fields, the orientation suggestion, and for a
+page drawn from a digital recording the recording's facts (rate, length, leads, device,
+derived, missing, flat and saturated leads, the reader's notes).
 
 A view of the shown case. It writes what the user types into the case record
 (`study_edited` then tells the window to record the change) and asks the window
@@ -7,9 +9,10 @@ to turn the page when a suggestion is accepted (`turn_requested`).
 
 from __future__ import annotations
 
-from PySide6.QtCore import Signal
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
 
+from ecgviewer.core.digital.facts_text import facts_lines, render_step_of
 from ecgviewer.core.workspace import OpenCase
 from ecgviewer.gui.study_form import StudyForm
 from ecgviewer.gui.suggestion_bar import SuggestionBar
@@ -31,10 +34,16 @@ class CaseHeader(QWidget):
         self.notes_label.setObjectName("preprocessNotes")
         self.notes_label.setWordWrap(True)
         self.notes_label.hide()
+        self.facts_label = QLabel()  # a digital recording: what the file holds
+        self.facts_label.setObjectName("recordingFacts")
+        self.facts_label.setWordWrap(True)
+        self.facts_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.facts_label.hide()
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.setSpacing(2)
         layout.addWidget(self.study_form)
+        layout.addWidget(self.facts_label)
         layout.addWidget(self.suggestion_bar)
         layout.addWidget(self.notes_label)
         self.study_form.edited.connect(self._on_study_form_edited)
@@ -50,6 +59,7 @@ class CaseHeader(QWidget):
         if case is not None:
             self.study_form.show_case(case.case.study, case.proposals)
             self.show_suggestion(case)
+        self._show_facts(case)
 
     def show_suggestion(self, case: OpenCase) -> None:
         """The case's orientation suggestion, unless declined, and the preprocessing's notes
@@ -62,6 +72,14 @@ class CaseHeader(QWidget):
             notes += " Use Corners to mark the sheet by hand."
         self.notes_label.setText(notes)
         self.notes_label.setVisible(bool(notes))
+
+    def _show_facts(self, case: OpenCase | None) -> None:
+        step = render_step_of(case.case.steps) if case is not None else None
+        lines = facts_lines(step) if step is not None else []
+        if lines:
+            lines[0] = f"Drawn from the signal: {lines[0]}"
+        self.facts_label.setText("\n".join(lines))
+        self.facts_label.setVisible(bool(lines))
 
     def flush(self) -> None:
         self.study_form.flush()

@@ -129,7 +129,7 @@ class HistoryRecorder(QObject):
     # -- the window's cases ----------------------------------------------------------------
     def record_opened(self, case: OpenCase) -> None:
         """Store a newly opened case; a case from the history is only watched for changes."""
-        self._core.record_opened(case.case)
+        self._core.record_opened(case.case, case.scan)
 
     def record_changed(self, case: OpenCase) -> None:
         """Write what changed; notes once typing pauses."""

@@ -26,6 +26,7 @@ from PySide6.QtWidgets import (
 )
 
 from ecgviewer import DISCLAIMER
+from ecgviewer.core.digital.case_page import DIGITAL_SUFFIXES, one_per_record
 from ecgviewer.core.errors import EcgViewerError, InputError, StorageError
 from ecgviewer.core.imaging.loading import supported_suffixes
 from ecgviewer.core.paths import AppPaths, resources_dir
@@ -106,7 +107,7 @@ class MainWindow(QMainWindow):
         self.case_list = CaseStripView()
         self.case_list.currentRowChanged.connect(self._on_case_list_row_changed)
         self.view = EcgView()
-        self.placeholder = QLabel("Drop ECG scans or PDFs here, or use File > Open")
+        self.placeholder = QLabel("Drop ECG scans, PDFs or recordings here, or use File > Open")
         self.placeholder.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.placeholder.setObjectName("dropHint")
         switcher = ViewSwitcherBar()
@@ -163,13 +164,13 @@ class MainWindow(QMainWindow):
 
     # -- opening files -------------------------------------------------------------
     def choose_files(self) -> None:
-        patterns = " ".join(f"*{suffix}" for suffix in supported_suffixes())
+        patterns = " ".join(f"*{suffix}" for suffix in supported_suffixes() + DIGITAL_SUFFIXES)
         start = str(self._ui_state.value("last_folder", str(Path.home())))
         files, _ = QFileDialog.getOpenFileNames(
             self,
-            "Open ECG scans or PDFs",
+            "Open ECG scans, PDFs or digital ECGs",
             start,
-            f"ECG images and PDFs ({patterns});;All files (*)",
+            f"ECG images, PDFs and recordings ({patterns});;All files (*)",
         )
         self.open_paths([Path(f) for f in files])
 
@@ -180,7 +181,8 @@ class MainWindow(QMainWindow):
             self.show_model_dialog(models)
         for folder in (p for p in paths if (p / "config.json").is_file()):
             self.model_control.show_import_dialog(folder)  # a Hugging Face checkpoint
-        for path in (p for p in paths if p.suffix.lower() != ".gguf" and not p.is_dir()):
+        files = [p for p in paths if p.suffix.lower() != ".gguf" and not p.is_dir()]
+        for path in one_per_record(files):  # a WFDB record's .hea and .dat: one case
             self.statusBar().showMessage(f"Opening {path.name}...")
             # decoded, straightened, encoded and made screen-sized on a pool thread
             run_task(self, partial(_open_prepared, path), self._on_case_opened,
@@ -327,8 +329,9 @@ class MainWindow(QMainWindow):
         """Model > Evaluate on a labelled set: one non-modal dialog, raised if already open."""
         dialog = self._evaluate_dialog
         if dialog is None:
+            server = self.settings.server.url  # "" = only this computer to run on
             dialog = EvaluateDialog(self.settings.model, self, page_size=self.settings.page_size,
-                                    reading=self.reading)  # fmt: skip
+                                    reading=self.reading, server_url=server)  # fmt: skip
             dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
             dialog.finished.connect(self._on_evaluate_dialog_finished)
             self._evaluate_dialog = dialog

@@ -7,8 +7,13 @@ With --json, one JSON object goes to stdout: `transform` (3x3 row-major
 homography from input pixels, as decoded, to output pixels), `output_size`
 [w, h], `steps` (ordered, with parameters), `suggestion` (a turn proposed but not
 applied, or null), `notes` (sentences about the result the user should know,
-e.g. that the sheet's edges were not found with confidence) and `elapsed_ms`
-(the pipeline, decoding and encoding excluded). Exit codes: 0 ok, 2 bad input.
+e.g. that the sheet's edges were not found with confidence), `elapsed_ms`
+(the pipeline, decoding and encoding excluded) and `source` ("image"). A digital
+recording (WFDB, DICOM, vendor XML, SCP-ECG) is drawn as a page first and is not
+straightened: `source` is "signal", `transform` the identity, `steps` holds its
+"render" step, and `renderer` (settings), `px_per_mm`, `recording` (its facts) and
+`files` (name and SHA-256 of each of its files) are added. Exit codes: 0 ok, 2 bad
+input (the reader's message for a recording it cannot read).
 """
 
 from __future__ import annotations
@@ -23,9 +28,11 @@ from typing import Any
 from PIL import Image
 
 from ecgviewer.core.atomic import write_atomically
+from ecgviewer.core.digital.case_page import is_digital_file, open_recording
+from ecgviewer.core.digital.facts_text import RENDER_OP, facts_lines, renderer_text
 from ecgviewer.core.errors import InputError
 from ecgviewer.core.imaging.ecgimage import EcgImage
-from ecgviewer.core.imaging.loading import load_image
+from ecgviewer.core.imaging.loading import LoadedImage, load_image
 from ecgviewer.core.imaging.model_input import model_input_image
 from ecgviewer.core.imaging.options import PreprocessOptions
 from ecgviewer.core.imaging.pipeline import run_pipeline
@@ -42,7 +49,12 @@ def register(commands: argparse._SubParsersAction) -> None:
             "report exactly what was done. The input file is never changed."
         ),
     )
-    parser.add_argument("input", type=Path, help="ECG image (PNG, JPEG, TIFF, BMP, WebP) or PDF")
+    parser.add_argument(
+        "input",
+        type=Path,
+        help="ECG image (PNG, JPEG, TIFF, BMP, WebP), PDF, "
+        "or digital ECG (WFDB .hea/.dat/.mat, DICOM, vendor XML, SCP-ECG)",
+    )
     for flags, options in _OPTIONS:
         parser.add_argument(*flags, **options)
     parser.set_defaults(handler=run)
@@ -71,10 +83,10 @@ def run(args: argparse.Namespace) -> int:
     for target in (args.out, args.model_input):
         if target is not None:
             _check_writable(target)
-    loaded = load_image(args.input, page)
-    options = PreprocessOptions.none() if args.no_auto else PreprocessOptions()
+    loaded, given, about = _open_input(args.input, page)
+    options = PreprocessOptions.none() if args.no_auto or given else PreprocessOptions()
     started = time.perf_counter()
-    ecg = run_pipeline(loaded.image, options, manual)
+    ecg = run_pipeline(loaded.image, options, {**given, **manual})
     result = ecg.result
     elapsed_ms = (time.perf_counter() - started) * 1000.0
     if args.out is not None:
@@ -83,10 +95,27 @@ def run(args: argparse.Namespace) -> int:
         data = png_bytes(model_input_image(result))
         write_atomically(data, args.model_input, what="the model input")
     if args.json:
-        print(json.dumps(_report(ecg, loaded.page, loaded.page_count, loaded.format, elapsed_ms)))
+        report = _report(ecg, loaded.page, loaded.page_count, loaded.format, elapsed_ms)
+        print(json.dumps({**report, **about}))
     elif args.out is None and args.model_input is None:
         print(_summary(ecg))
     return 0
+
+
+def _open_input(
+    path: Path, page: int | None
+) -> tuple[LoadedImage, dict[str, Step], dict[str, Any]]:
+    """The decoded input, the steps that made it (a drawn page's "render") and what to report
+    about its source."""
+    if not is_digital_file(path):
+        return load_image(path, page), {}, {"source": "image"}
+    drawn = open_recording(path)
+    params = drawn.step.params
+    about = {"source": "signal", "renderer": drawn.page.settings_json(),
+             "px_per_mm": round(drawn.page.px_per_mm, 4), "recording": params["recording"],
+             "files": params["files"]}  # fmt: skip
+    loaded = LoadedImage(drawn.image, path, 0, 1, drawn.record.format)
+    return loaded, {RENDER_OP: drawn.step}, about
 
 
 def _page_index(page: int | None) -> int | None:
@@ -165,8 +194,13 @@ def _report(
 def _summary(ecg: EcgImage) -> str:
     width, height = ecg.output_size
     lines = [f"{ecg.original.size[0]}x{ecg.original.size[1]} -> {width}x{height}"]
-    lines += [f"  {step.op} ({step.source}): {_params(step)}" for step in ecg.steps]
-    if not ecg.steps:
+    for step in ecg.steps:
+        if step.op == RENDER_OP:
+            lines.append(f"  drawn from the signal by {renderer_text(step.params)}")
+            lines += [f"  {line}" for line in facts_lines(step.params)]
+        else:
+            lines.append(f"  {step.op} ({step.source}): {_params(step)}")
+    if all(step.op == RENDER_OP for step in ecg.steps):
         lines.append("  no changes")
     if ecg.orientation_suggestion is not None:
         turns = int(ecg.orientation_suggestion.params["turns_cw"])

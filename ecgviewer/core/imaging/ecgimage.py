@@ -31,7 +31,7 @@ from ecgviewer.core.imaging.geometry import (
     warp,
 )
 from ecgviewer.core.imaging.options import PreprocessOptions
-from ecgviewer.core.imaging.steps import ORDER, Step, steps_from_json
+from ecgviewer.core.imaging.steps import GIVEN, ORDER, Step, steps_from_json
 
 WHITE = (255, 255, 255)
 _FRAME_CHANGES: dict[str, tuple[str, ...]] = {
@@ -177,6 +177,8 @@ class EcgImage:
         """Re-apply saved steps (from `steps_json()`) to the same original."""
         steps = steps_from_json(data)
         manual = {s.op: s for s in steps if s.source == "manual"}
+        if options is None and any(s.op in GIVEN for s in steps):
+            options = PreprocessOptions.none()  # a drawn page: nothing to detect on it
         return cls(original, steps, options=options, manual=manual)
 
     def map_to_result(self, points: np.ndarray | Sequence[Point]) -> np.ndarray:
@@ -241,35 +243,37 @@ class EcgImage:
         manual = {k: v for k, v in self._manual.items() if k != "contrast"}
         if enabled:
             manual["contrast"] = Step("contrast", dict(CONTRAST_PARAMS), "manual")
-        return _rebuild(self._original, options, manual)
+        return self._rebuild(options, manual)
 
     def with_options(self, options: PreprocessOptions) -> EcgImage:
         """Re-run the automatic steps with other switches, keeping manual choices."""
-        return _rebuild(self._original, options, self._manual)
+        return self._rebuild(options, self._manual)
 
     def without_override(self, op: str) -> EcgImage:
         """Forget the manual choice for step `op`; it is detected automatically again."""
         manual = {k: v for k, v in self._manual.items() if k != op}
-        return _rebuild(self._original, self._options, manual)
+        return self._rebuild(self._options, manual)
 
     def reset_to_automatic(self) -> EcgImage:
         """Drop every manual choice and run the automatic pipeline again."""
-        return _rebuild(self._original, self._options, {})
+        return self._rebuild(self._options, {})
 
     def reset_to_original(self) -> EcgImage:
-        """No steps at all: the result is the original."""
-        return EcgImage(self._original, (), options=self._options)
+        """No steps at all (but how the original was made): the result is the original."""
+        return EcgImage(self._original, self._given(), options=self._options)
 
     def _override(self, step: Step) -> EcgImage:
         dropped = _FRAME_CHANGES.get(step.op, ())
         manual = {k: v for k, v in self._manual.items() if k not in dropped}
         manual[step.op] = step
-        return _rebuild(self._original, self._options, manual)
+        return self._rebuild(self._options, manual)
 
+    def _given(self) -> tuple[Step, ...]:
+        """The steps that say how the original was made (a page drawn from a signal)."""
+        return tuple(step for step in self._steps if step.op in GIVEN)
 
-def _rebuild(
-    original: Image.Image, options: PreprocessOptions, manual: Mapping[str, Step]
-) -> EcgImage:
-    from ecgviewer.core.imaging.pipeline import run_pipeline
+    def _rebuild(self, options: PreprocessOptions, manual: Mapping[str, Step]) -> EcgImage:
+        from ecgviewer.core.imaging.pipeline import run_pipeline
 
-    return run_pipeline(original, options, manual)
+        given = {step.op: step for step in self._given()}
+        return run_pipeline(self._original, options, {**given, **manual})

@@ -12,12 +12,15 @@ geometry. JSON form, as stored in the case record and printed in the report:
     {"op": "crop", "box": [x0, y0, x1, y1], "source": "auto"}
     {"op": "trim_margins", "box": [x0, y0, x1, y1], "source": "auto"}
     {"op": "contrast", "method": "clahe", "clip_limit": 2.0, "tiles": 8, "source": "manual"}
+    {"op": "render", "renderer": {...}, "recording": {...}, "files": [...], "source": "signal"}
 
 Corners run top-left, top-right, bottom-right, bottom-left; boxes are pixel
 edges with x1, y1 exclusive; angles follow geometry.py's convention. A
 perspective step maps the corners onto a `size` rectangle placed `margin`
 pixels (optional, default none) in from each edge of its output, so that the
-output shows a little of what lies around the sheet.
+output shows a little of what lies around the sheet. A "render" step says the
+original is a page drawn from a digital recording (core/digital/case_page.py): it
+changes no pixel and is kept through every edit and reset.
 """
 
 from __future__ import annotations
@@ -38,10 +41,12 @@ from ecgviewer.core.imaging.geometry import (
     translation,
 )
 
-ORDER = ("perspective", "deskew", "rotate90", "crop", "trim_margins", "contrast")
-GEOMETRIC = frozenset(ORDER[:-1])
-SOURCES = ("auto", "manual")
+ORDER = ("render", "perspective", "deskew", "rotate90", "crop", "trim_margins", "contrast")
+GEOMETRIC = frozenset(("perspective", "deskew", "rotate90", "crop", "trim_margins"))
+GIVEN = frozenset(("render",))  # how the original was made: never detected, never dropped
+SOURCES = ("auto", "manual", "signal")
 _REQUIRED: dict[str, tuple[str, ...]] = {
+    "render": ("renderer",),
     "perspective": ("corners", "size"),
     "deskew": ("angle_deg",),
     "rotate90": ("turns_cw",),

@@ -5,6 +5,7 @@ from __future__ import annotations
 from reportlab.platypus import Flowable, KeepTogether, Paragraph, Spacer, Table
 
 from ecgviewer.core.case import Case
+from ecgviewer.core.digital.facts_text import render_step_of
 from ecgviewer.core.report.markup import inline
 from ecgviewer.core.report.pagesize import MM
 from ecgviewer.core.report.provenance import NOT_RECORDED, answer_numbers, file_name
@@ -20,6 +21,11 @@ _HOW_TO_CHECK = (
 def fingerprints(case: Case) -> list[tuple[str, str, str]]:
     """(what, file name, full SHA-256) for the scan and each distinct model file."""
     rows = [("Scan", case.source.name, case.source.sha256 or NOT_RECORDED)]
+    drawn = render_step_of(case.steps)
+    if drawn is not None:  # the stored scan is the drawn page; the recording's files follow
+        rows = [("Page drawn from the signal (PNG)", case.source.name, rows[0][2])]
+        rows += [("Recording file", str(f.get("name", "")), str(f.get("sha256") or NOT_RECORDED))
+                 for f in drawn.get("files") or []]  # fmt: skip
     used: dict[tuple[str, str, str], list[int]] = {}
     for number, turn in enumerate(case.thread, start=1):
         if turn.provenance is None:

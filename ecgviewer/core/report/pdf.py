@@ -32,6 +32,7 @@ from reportlab.platypus import (
 from ecgviewer import REPORT_FOOTER, __version__
 from ecgviewer.core.atomic import write_atomically
 from ecgviewer.core.case import Case, now_iso
+from ecgviewer.core.digital.facts_text import render_step_of
 from ecgviewer.core.errors import ReportError
 from ecgviewer.core.report import appendix, deidentify, fonts, provenance, sections, thread
 from ecgviewer.core.report.images import CAPTION_HEIGHT, FitImage, jpeg_for_print
@@ -112,7 +113,7 @@ def _first_page(
 ) -> list[Flowable]:  # fmt: skip
     width = frame._width
     jpeg, pixels = jpeg_for_print(straightened, (width, frame._height - CAPTION_HEIGHT))
-    caption = sections.scan_description(case.source, len(case.steps))
+    caption = sections.ecg_caption(case)
     caption += " Scaled to fit the page: measure with the printed grid, not with a ruler."
     return [
         sections.title_block(*heads, width),
@@ -131,7 +132,7 @@ def _withheld_notice() -> list[Flowable]:
 def _later_pages(case: Case, original: PILImage.Image, width: float) -> list[Flowable]:
     st = styles()
     return [
-        Paragraph("Original scan and preprocessing", st.h1),
+        Paragraph(_later_heading(case), st.h1),
         *sections.original_block(case, original, width),
         *thread.thread_section(case),
         *thread.notes_section(case.notes),
@@ -140,9 +141,17 @@ def _later_pages(case: Case, original: PILImage.Image, width: float) -> list[Flo
     ]
 
 
+def _later_heading(case: Case) -> str:
+    if render_step_of(case.steps) is not None:
+        return "Page drawn from the signal, and how"
+    return "Original scan and preprocessing"
+
+
 def _metadata(case: Case, app_version: str) -> dict[str, object]:
     hashes = [f"scan-sha256:{case.source.sha256}"] if case.source.sha256 else []
     for what, _, sha256 in appendix.fingerprints(case)[1:]:
+        if not what.startswith(("Model", "Projector")):
+            continue  # a digital recording's own files
         kind = "mmproj" if what.startswith("Projector") else "model"
         hashes.append(f"{kind}-sha256:{sha256}")
     app = f"ECG Viewer {app_version}"

@@ -11,6 +11,13 @@ from reportlab.platypus import Flowable, Image, Paragraph, Spacer, Table
 
 from ecgviewer import DISCLAIMER
 from ecgviewer.core.case import STUDY_FIELDS, Case, SourceInfo
+from ecgviewer.core.digital.facts_text import (
+    RENDER_OP,
+    drawn_caption,
+    facts_lines,
+    render_step_of,
+    renderer_text,
+)
 from ecgviewer.core.report.images import thumbnail_jpeg
 from ecgviewer.core.report.markup import inline
 from ecgviewer.core.report.pagesize import MM
@@ -28,7 +35,11 @@ from ecgviewer.core.report.styles import (
 TITLE = "ECG Viewer - AI-assisted ECG reading (research use only)"
 SHORT_HASH = 16
 _NAME_KEYS = ("op", "name", "step", "operation", "kind", "type", "action")
-_SOURCES = {"auto": "automatic", "manual": "set by hand"}  # a step's "source" (imaging.steps)
+_SOURCES = {
+    "auto": "automatic",
+    "manual": "set by hand",
+    "signal": "from the signal",
+}  # a step's "source" (imaging.steps)
 _STACK_STEPS_AFTER = 14  # more steps than this: list them under the thumbnail, not beside it
 
 
@@ -137,6 +148,15 @@ def scan_description(source: SourceInfo, step_count: int) -> str:
     return f"ECG from {source.name}{page}{kind}, SHA-256 {short_hash(source.sha256)}, {steps}."
 
 
+def ecg_caption(case: Case) -> str:
+    """The caption under page 1's ECG: a scan and its preprocessing, or a page drawn from
+    a digital recording, by which renderer and with which settings."""
+    drawn = render_step_of(case.steps)
+    if drawn is not None:
+        return drawn_caption(case.source.name, case.source.format, drawn)
+    return scan_description(case.source, len(case.steps))
+
+
 def _step_value(value: Any) -> str:
     if isinstance(value, bool):
         return "yes" if value else "no"
@@ -153,6 +173,9 @@ def describe_step(step: dict[str, Any]) -> tuple[str, str]:
     >>> describe_step({"op": "deskew", "angle_deg": -3.2, "source": "auto"})
     ('deskew', 'angle_deg: -3.2 - automatic')
     """
+    if step.get("op") == RENDER_OP:
+        facts = "; ".join(facts_lines(step))
+        return "render", f"drawn from the signal by {renderer_text(step)}. Recording: {facts}"
     name_key = next((k for k in _NAME_KEYS if isinstance(step.get(k), str)), None)
     name = str(step[name_key]) if name_key else "step"
     params = {k: v for k, v in step.items() if k not in (name_key, "source")}
@@ -181,7 +204,12 @@ def original_block(case: Case, original: PILImage.Image, width: float) -> list[F
     scale = min(thumb_width / original.width, 90 * MM / original.height)
     size = (original.width * scale, original.height * scale)
     thumb = Image(BytesIO(thumbnail_jpeg(original)), *size, hAlign="LEFT")
-    caption = Paragraph(inline(f"Original scan as opened: {case.source.name}"), st.caption)
+    what = (
+        "Page drawn from the signal of"
+        if render_step_of(case.steps)
+        else "Original scan as opened:"
+    )
+    caption = Paragraph(inline(f"{what} {case.source.name}"), st.caption)
     heading = Paragraph("Preprocessing steps, in order", st.cell_head)
     steps = [heading, Spacer(1, 1 * MM), *_steps_flowables(case.steps, st)]
     if len(case.steps) > _STACK_STEPS_AFTER:
