@@ -1,6 +1,7 @@
 """`ecgviewer eval`: measure a local model on a labelled ECG set, the way ECGBench does.
 
     eval run DATASET --model M.gguf --mmproj P.gguf --task T --out R.jsonl [--limit N] [--resume]
+    eval run PTBXL_FOLDER --task ptb-xl-super ... [--fold 10]
     eval score R.jsonl --task T [--json]
     eval compare A.jsonl B.jsonl --task T [--json]
     eval report R.jsonl --task T --out R.pdf
@@ -54,7 +55,7 @@ def _dataset_option(parser: argparse.ArgumentParser) -> None:
 def _add_run(actions: argparse._SubParsersAction) -> None:
     parser = actions.add_parser("run", help="answer every question of a labelled set")
     parser.add_argument(
-        "dataset", type=Path, help="folder with images and a listing, or the listing"
+        "dataset", type=Path, help="folder with images and a listing, the listing, or PTB-XL"
     )
     parser.add_argument("--model", required=True, type=Path, help="text model (.gguf)")
     parser.add_argument("--mmproj", required=True, type=Path, help="vision projector (.gguf)")
@@ -63,6 +64,10 @@ def _add_run(actions: argparse._SubParsersAction) -> None:
     parser.add_argument("--limit", type=int, help="only the first N questions of the set")
     parser.add_argument("--resume", action="store_true", help="skip questions already in --out")
     parser.add_argument("--image-root", type=Path, help="folder relative image paths start from")
+    parser.add_argument(
+        "--fold", type=int, choices=range(1, 11), metavar="1-10",
+        help="PTB-XL folder: the strat_fold to evaluate (default 10, the test fold)",
+    )  # fmt: skip
     parser.add_argument("--seed", type=int, default=DEFAULT_SEED, help="sampling seed (default 42)")
     parser.add_argument(
         "--max-tokens", type=int, default=DEFAULT_MAX_TOKENS, help="new tokens per answer (1024)"
@@ -133,7 +138,7 @@ def run_request(args: argparse.Namespace) -> EvalRunRequest:
     return EvalRunRequest(
         dataset=args.dataset, model=args.model, mmproj=args.mmproj, task=args.task,
         out=args.out, limit=args.limit, resume=args.resume, image_root=args.image_root,
-        seed=args.seed, max_tokens=args.max_tokens,
+        seed=args.seed, max_tokens=args.max_tokens, fold=args.fold,
     )  # fmt: skip
 
 

@@ -7,7 +7,8 @@ Three shapes are read (see docs/evaluation.md):
 * an ECGBench-style JSON list or JSONL file whose objects carry `id`, `image` and
   `conversations` (first turn: the question, second turn: the gold answer).
 
-DATASET may be the file itself or a folder holding exactly one such file.
+DATASET may be the file itself or a folder holding exactly one such file, or a
+PTB-XL folder (`ptbxl_database.csv` and `scp_statements.csv`), read by `ptbxl`.
 Relative image paths resolve against the dataset file's folder (or `image_root`).
 Every problem is reported as an `InputError` naming the line (or item) at fault,
 and all images are checked before a long run starts.
@@ -17,7 +18,7 @@ from __future__ import annotations
 
 import csv
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -43,6 +44,7 @@ class EvalItem:
     gold: str
     image_ref: str = ""  # the image path exactly as the dataset wrote it
     where: str = ""  # "line 3" / "item 3", for messages
+    from_signal: bool = False  # image_path is a recording (PTB-XL): drawn as a page to answer
 
 
 @dataclass(frozen=True)
@@ -57,12 +59,27 @@ def load_dataset(
     image_root: Path | None = None,
     check_images: bool = True,
     exclude: tuple[Path, ...] = (),
+    fold: int | None = None,
+    task: str | None = None,
+    note: Callable[[str], None] | None = None,
 ) -> list[EvalItem]:
     """Read every item of the dataset at `path` (a file or a folder with one listing).
 
     With `check_images` (the default) every image must exist; scoring, which
     only needs the gold answers, turns it off. `exclude`: see `find_listing`.
+    A PTB-XL folder gives the records of `fold` (default 10); `task`, when given,
+    must then be ptb-xl-super; `note` hears which records were left out.
     """
+    from ecgviewer.core.evaluation import ptbxl
+
+    if ptbxl.is_ptbxl_folder(path):
+        return ptbxl.load_ptbxl(
+            path,
+            fold=ptbxl.DEFAULT_FOLD if fold is None else fold,
+            task=task,
+            check_files=check_images,
+            note=note,
+        )
     listing = find_listing(path, exclude=exclude)
     root = image_root if image_root is not None else listing.parent
     items = [_to_item(record, index, root) for index, record in enumerate(_records(listing), 1)]

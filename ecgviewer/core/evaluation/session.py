@@ -45,6 +45,7 @@ class EvalRunRequest:
     image_root: Path | None = None
     seed: int = DEFAULT_SEED
     max_tokens: int = DEFAULT_MAX_TOKENS
+    fold: int | None = None  # PTB-XL folder: the strat_fold to take (None: 10, the test fold)
 
 
 class RunControl:
@@ -90,16 +91,18 @@ def run_evaluation(
     The dataset, its gold answers and the results file are checked before the
     slow model load; the model's worker process is closed however the run ends.
     """
-    from ecgviewer.core.evaluation import model_answers
+    from ecgviewer.core.evaluation import model_answers, ptbxl
     from ecgviewer.core.evaluation.runner import write_run_meta
 
     items, model_id = _checked_inputs(request, warn)
     answer_fn = model_answers.make_answer_fn(request, control.stop_requested if control else None)
+    answer_fn = ptbxl.with_pages(items, answer_fn)  # recordings are drawn just before answering
     try:
         if control is not None:
             control.attach(answer_fn)
         provenance = model_answers.describe_model(request)
-        write_run_meta(request.out, run_meta(request, model_id, provenance))
+        meta = run_meta(request, model_id, provenance) | ptbxl.run_meta_extra(request, answer_fn)
+        write_run_meta(request.out, meta)
         return _run_items(items, answer_fn, request, model_id, progress=progress, control=control)
     finally:
         if control is not None:
@@ -114,7 +117,8 @@ def _checked_inputs(request: EvalRunRequest, warn: Warn | None) -> tuple[list[Ev
 
     if request.limit is not None and request.limit < 1:
         raise InputError("--limit must be at least 1.")
-    items = load_dataset(request.dataset, image_root=request.image_root, exclude=(request.out,))
+    items = load_dataset(request.dataset, image_root=request.image_root, exclude=(request.out,),
+                         fold=request.fold, task=request.task, note=warn)  # fmt: skip
     for warning in check_gold(items, request.task):
         if warn is not None:
             warn(warning)

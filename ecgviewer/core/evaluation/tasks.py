@@ -20,6 +20,17 @@ class TaskSpec:
     labels: tuple[str, ...] = ()
     cut_after_answer: bool = False  # CODE-15%: keep only the text after the last "Answer:"
     whole_answer_labels: tuple[str, ...] = ()  # CODE-15%: NORM / ABNORMAL special cases
+    question: str = ""  # asked when the set brings no question of its own (PTB-XL folders)
+
+
+PTBXL_SUPER_QUESTION = (
+    "Which diagnostic super-classes does this 12-lead ECG show? "
+    "Options: NORM (normal ECG), MI (myocardial infarction), STTC (ST/T change), "
+    "CD (conduction disturbance), HYP (hypertrophy). "
+    "Answer with every class that applies, separated by commas."
+)
+"""Our wording (ECGBench's own question text is not public): the labels are named exactly
+as the compatible parser looks for them, and nothing in it is scored."""
 
 
 TASKS: dict[str, TaskSpec] = {
@@ -30,6 +41,7 @@ TASKS: dict[str, TaskSpec] = {
             "multilabel",
             "PTB-XL super-class",
             labels=("NORM", "MI", "STTC", "CD", "HYP"),
+            question=PTBXL_SUPER_QUESTION,
         ),
         TaskSpec(
             "cpsc",
