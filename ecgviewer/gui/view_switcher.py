@@ -9,6 +9,7 @@ from __future__ import annotations
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QButtonGroup, QHBoxLayout, QLabel, QToolButton, QWidget
 
+from ecgviewer.core.digital.facts_text import RENDER_OP
 from ecgviewer.core.workspace import OpenCase
 
 VIEWS = ("Original", "Straightened", "Model input")
@@ -46,9 +47,12 @@ class ViewSwitcherBar(QWidget):
     def show_hint(self, index: int, case: OpenCase, full_size: tuple[int, int]) -> None:
         """Say what view `index` of `case` shows; `full_size` is its image's size in pixels."""
         width, height = full_size
-        steps = [s.op.replace("_", " ") for s in case.image.steps]
+        steps = [s.op.replace("_", " ") for s in case.image.steps if s.op != RENDER_OP]
+        drawn = len(steps) < len(case.image.steps)
         hints = (
-            f"The scan as decoded ({width} x {height} px)",
+            f"The page drawn from the signal ({width} x {height} px)"
+            if drawn
+            else f"The scan as decoded ({width} x {height} px)",
             "Straightened: " + ", ".join(steps) if steps else "Already straight: no correction",
             f"Exactly what the model receives ({width} x {height} px)",
         )

@@ -10,6 +10,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
+from ecgviewer.core.digital.record import STANDARD_LEADS
+
 SEPARATOR = " · "
 RENDER_OP = "render"  # the step that says a case's page was drawn from a recording
 
@@ -23,11 +25,12 @@ def facts_lines(step: Mapping[str, Any]) -> list[str]:
     """One line of what was recorded, and one of what to watch for (when there is any)."""
     facts = step.get("recording") or {}
     leads = list(facts.get("leads") or [])
+    extra = [name for name in leads if name not in STANDARD_LEADS]  # V3R, V7, Frank leads...
     first = [
         str(facts.get("format") or "Digital ECG"),
         f"{_number(facts.get('sampling_hz'))} Hz",
         f"{float(facts.get('duration_s') or 0):.1f} s",
-        f"{len(leads)} leads" + (f" ({', '.join(leads)})" if leads else ""),
+        f"{len(leads)} leads" + (f" (with {', '.join(extra)})" if extra else ""),
     ]
     if facts.get("device"):
         first.append(str(facts["device"]))

@@ -90,6 +90,8 @@ def test_reopened_from_the_history_gives_the_same_page(
     source = tmp_path / "copy" / Path(relative).name
     shutil.copytree(shared_samples / Path(relative).parent, source.parent)
     opened = open_case(source)
+    # what `interpret --no-preprocess` and `eval` open: the same drawn page
+    assert open_case(source, preprocess=False).model_png() == opened.model_png()
     with CaseHistory.open() as history:
         assert opened.scan is not None
         case_id = history.save_case(opened.case, opened.scan)
