@@ -50,6 +50,8 @@ class Provenance:
     known_pair: str = ""  # name from models/manifest.json, "" when unknown
     fallback_template: bool = False  # built-in Gemma 3 template used (GGUF had none)
     is_ecg_model: bool = True  # False for the small test model: its text is not a reading
+    server_url: str = ""  # the inference server that answered (no credentials); "" = this computer
+    served_model: str = ""  # the model id that server reported (/v1/models)
 
 
 @dataclass(frozen=True)

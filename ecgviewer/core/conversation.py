@@ -24,8 +24,9 @@ from typing import cast
 
 from ecgviewer.core.case import StopReason, Timings, Turn, now_iso
 from ecgviewer.core.errors import InputError
+from ecgviewer.core.inference.backend import AnsweringModel
 from ecgviewer.core.inference.client import Failed, Finished, TextDelta
-from ecgviewer.core.inference.loaded import LoadedModel, RuntimeEvent
+from ecgviewer.core.inference.loaded import RuntimeEvent
 from ecgviewer.core.inference.prompts import PROMPTS_VERSION
 
 Clock = Callable[[], str]
@@ -35,7 +36,7 @@ ENDED_STOP_REASONS: frozenset[str] = frozenset({"eos", "length", "cancelled"})
 
 
 def answer_record(
-    turn: Turn, finished: Finished | None, model: LoadedModel | None, finished_at: str
+    turn: Turn, finished: Finished | None, model: AnsweringModel | None, finished_at: str
 ) -> Turn:
     """The record of one answer, with everything that produced it (a pure function).
 
@@ -99,7 +100,7 @@ class Conversation:
         self._active, self._stopping = turn, False
         return turn
 
-    def apply(self, event: RuntimeEvent, model: LoadedModel | None) -> Turn | None:
+    def apply(self, event: RuntimeEvent, model: AnsweringModel | None) -> Turn | None:
         """Feed one runtime event; returns the turn it changed (None: nothing changed)."""
         if self._active is None:
             return None  # a late event of an answer that already ended
@@ -117,7 +118,7 @@ class Conversation:
         turn.answer += text
         return turn
 
-    def finish(self, finished: Finished, model: LoadedModel | None) -> Turn:
+    def finish(self, finished: Finished, model: AnsweringModel | None) -> Turn:
         """The answer ended (complete, at the token limit, or stopped): record what made it."""
         turn = self._require_active()
         record = answer_record(turn, finished, model, self._clock())

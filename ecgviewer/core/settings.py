@@ -55,11 +55,25 @@ class ModelSettings:
 
 
 @dataclass
+class ServerSettings:
+    """An inference server to read on instead of the local model (issue 20).
+
+    Empty `url` = none: everything runs on this computer and nothing opens a
+    connection. The API key is never stored here (inference/server_config.py).
+    """
+
+    url: str = ""  # https://HOST[:PORT][/prefix]; plain http only for loopback addresses
+    verify_tls: bool = True  # check the server's certificate
+    ca_bundle: str = ""  # PEM file of a hospital's own certificate authority ("" = system's)
+
+
+@dataclass
 class Settings:
     """Everything the user can set, with its defaults."""
 
     schema_version: int = SCHEMA_VERSION
     model: ModelSettings = field(default_factory=ModelSettings)
+    server: ServerSettings = field(default_factory=ServerSettings)
     page_size: str = "auto"  # report paper: "auto" (from locale), "A4" or "Letter"
     disclaimer_acknowledged: bool = False  # first-run research-only dialog
     recent_files: list[str] = field(default_factory=list)
@@ -76,9 +90,11 @@ class Settings:
         if isinstance(model_data, dict) and "prefix_cache_mb" in data:
             model_data = {"prefix_cache_mb": data["prefix_cache_mb"], **model_data}
         model = ModelSettings(**_known(ModelSettings, model_data))
+        server = ServerSettings(**_known(ServerSettings, data.get("server", {})))
         top = _known(cls, data)
         top.pop("model", None)
-        return cls(model=model, **top)
+        top.pop("server", None)
+        return cls(model=model, server=server, **top)
 
 
 def _known(kind: type, data: Any) -> dict[str, Any]:
@@ -87,7 +103,7 @@ def _known(kind: type, data: Any) -> dict[str, Any]:
     defaults = kind()
     result: dict[str, Any] = {}
     for spec in fields(kind):
-        if spec.name in data and spec.name != "model":
+        if spec.name in data and spec.name not in ("model", "server"):
             value = data[spec.name]
             expected = type(getattr(defaults, spec.name))
             if isinstance(value, expected) or (expected is float and isinstance(value, int)):

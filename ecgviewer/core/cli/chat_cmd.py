@@ -16,13 +16,12 @@ from ecgviewer import DISCLAIMER
 from ecgviewer.core.cli.interpret_cmd import stream_answer
 from ecgviewer.core.cli.model_options import (
     add_image_and_model_options,
-    load_model,
     model_settings,
+    open_backend,
     open_image,
     print_model_notes,
 )
 from ecgviewer.core.conversation import Conversation
-from ecgviewer.core.inference.runtime import ModelRuntime
 from ecgviewer.core.paths import app_paths
 from ecgviewer.core.settings import load_settings
 
@@ -32,7 +31,7 @@ PROMPT = "> "
 def register(commands: argparse._SubParsersAction) -> None:
     parser = commands.add_parser(
         "chat",
-        help="talk with the local model about one ECG image",
+        help="talk with the model (local, or a server with --server) about one ECG image",
         description=f"An interactive conversation about one ECG image. {DISCLAIMER}. "
         "Ctrl+C stops an answer; an empty line or Ctrl+D ends.",
     )
@@ -46,9 +45,10 @@ def run(args: argparse.Namespace) -> int:
     model_settings(args, load_settings(paths).model)  # bad options fail fast
     prepared = open_image(args)
     conversation = Conversation(prepared.case.thread)
-    runtime = ModelRuntime(paths)
+    runtime = open_backend(args, paths)
     try:
-        print_model_notes(load_model(args, paths, runtime), disclaimer=False)
+        assert runtime.loaded is not None
+        print_model_notes(runtime.loaded, disclaimer=False)
         png = prepared.model_png()
         while (question := _read_question()) is not None:
             stream_answer(runtime, conversation, png, question)

@@ -57,8 +57,17 @@ def _add_run(actions: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "dataset", type=Path, help="folder with images and a listing, the listing, or PTB-XL"
     )
-    parser.add_argument("--model", required=True, type=Path, help="text model (.gguf)")
-    parser.add_argument("--mmproj", required=True, type=Path, help="vision projector (.gguf)")
+    parser.add_argument("--model", type=Path, help="text model (.gguf)")
+    parser.add_argument("--mmproj", type=Path, help="vision projector (.gguf)")
+    parser.add_argument(
+        "--server", metavar="URL",
+        help="answer on this OpenAI-compatible inference server instead of --model/--mmproj "
+        "(API key: credential store or ECGVIEWER_SERVER_KEY)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--concurrency", type=int, default=1, metavar="N",
+        help="with --server: requests sent at a time (default 1)",
+    )  # fmt: skip
     _task_argument(parser)
     parser.add_argument("--out", required=True, type=Path, help="results file (.jsonl)")
     parser.add_argument("--limit", type=int, help="only the first N questions of the set")
@@ -124,6 +133,9 @@ def run_command(args: argparse.Namespace) -> int:
     with TerminalProgress() as progress:
         summary = run_evaluation(run_request(args), progress=progress, warn=_warn)
     print(format_run_summary(summary))
+    if summary.written:
+        at_a_time = f", {args.concurrency} at a time" if args.server else ""
+        print(f"Throughput: {summary.per_minute:.1f} ECGs per minute{at_a_time}.")
     score = score_after_run(summary, args.task)
     if score.report is not None:
         print()
@@ -135,11 +147,26 @@ def run_command(args: argparse.Namespace) -> int:
 
 def run_request(args: argparse.Namespace) -> EvalRunRequest:
     """The parsed `eval run` arguments as the core's request."""
+    check_model_choice(args)
     return EvalRunRequest(
-        dataset=args.dataset, model=args.model, mmproj=args.mmproj, task=args.task,
-        out=args.out, limit=args.limit, resume=args.resume, image_root=args.image_root,
-        seed=args.seed, max_tokens=args.max_tokens, fold=args.fold,
+        dataset=args.dataset, model=args.model or Path(), mmproj=args.mmproj or Path(),
+        task=args.task, out=args.out, limit=args.limit, resume=args.resume,
+        image_root=args.image_root, seed=args.seed, max_tokens=args.max_tokens,
+        server=args.server or "", concurrency=args.concurrency, fold=args.fold,
     )  # fmt: skip
+
+
+def check_model_choice(args: argparse.Namespace) -> None:
+    """A local pair (--model and --mmproj) or a --server, not both; --concurrency needs a server."""
+    from ecgviewer.core.errors import InputError
+
+    if args.server and (args.model or args.mmproj):
+        raise InputError("Give either --server or --model/--mmproj, not both.")
+    if not args.server and not (args.model and args.mmproj):
+        raise InputError("Give --model and --mmproj (the text GGUF and its projector), "
+                         "or --server URL.")  # fmt: skip
+    if args.concurrency != 1 and not args.server:
+        raise InputError("--concurrency needs --server (the local model answers one at a time).")
 
 
 def _warn(warning: str) -> None:

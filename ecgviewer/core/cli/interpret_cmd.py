@@ -18,16 +18,16 @@ from ecgviewer import DISCLAIMER
 from ecgviewer.core.case import Turn
 from ecgviewer.core.cli.model_options import (
     add_image_and_model_options,
-    load_model,
     model_settings,
+    open_backend,
     open_image,
     print_model_notes,
 )
 from ecgviewer.core.conversation import Conversation
 from ecgviewer.core.errors import InputError
 from ecgviewer.core.inference.answering import ask
+from ecgviewer.core.inference.backend import ReadingBackend
 from ecgviewer.core.inference.prompts import DEFAULT_PRESET, PRESETS, preset
-from ecgviewer.core.inference.runtime import ModelRuntime
 from ecgviewer.core.paths import app_paths
 from ecgviewer.core.settings import load_settings
 from ecgviewer.core.workspace import OpenCase
@@ -36,8 +36,8 @@ from ecgviewer.core.workspace import OpenCase
 def register(commands: argparse._SubParsersAction) -> None:
     parser = commands.add_parser(
         "interpret",
-        help="ask the local model about one ECG image",
-        description=f"Ask the local model about one ECG image. {DISCLAIMER}.",
+        help="ask the model (local, or a server with --server) about one ECG image",
+        description=f"Ask the model about one ECG image. {DISCLAIMER}.",
     )
     add_image_and_model_options(parser)
     ask = parser.add_mutually_exclusive_group()
@@ -108,9 +108,10 @@ def run(args: argparse.Namespace) -> int:
     prepared = open_image(args)
     prepared.case.study = study
     conversation = Conversation(prepared.case.thread)
-    runtime = ModelRuntime(paths)
+    runtime = open_backend(args, paths)
     try:
-        print_model_notes(load_model(args, paths, runtime), disclaimer=not args.json)
+        assert runtime.loaded is not None
+        print_model_notes(runtime.loaded, disclaimer=not args.json)
         _ask_all(runtime, conversation, prepared.model_png(), questions, args)
     finally:
         runtime.close()
@@ -121,7 +122,7 @@ def run(args: argparse.Namespace) -> int:
     return 130 if conversation.thread[-1].stop_reason == "cancelled" else 0
 
 
-def _ask_all(runtime: ModelRuntime, conversation: Conversation, png: bytes,
+def _ask_all(runtime: ReadingBackend, conversation: Conversation, png: bytes,
              questions: list[tuple[str, str]], args: argparse.Namespace) -> None:  # fmt: skip
     """Ask each question in turn; a stopped answer (Ctrl+C) ends the run."""
     for index, (question, preset_key) in enumerate(questions):
@@ -133,7 +134,7 @@ def _ask_all(runtime: ModelRuntime, conversation: Conversation, png: bytes,
             return
 
 
-def stream_answer(runtime: ModelRuntime, conversation: Conversation, png: bytes, question: str,
+def stream_answer(runtime: ReadingBackend, conversation: Conversation, png: bytes, question: str,
                   preset_key: str = "", *, show: bool = True) -> Turn:  # fmt: skip
     """Ask one question in `conversation`, printing the answer as it streams; Ctrl+C stops it."""
     previous = signal.signal(signal.SIGINT, lambda *_: runtime.cancel())
@@ -177,6 +178,8 @@ def _result_json(thread: list[Turn], prepared: OpenCase) -> dict[str, Any]:
         "ecg_model": provenance.is_ecg_model if provenance else False,
         "known_pair": provenance.known_pair if provenance else "",
         "fallback_chat_template": provenance.fallback_template if provenance else False,
+        "server": provenance.server_url or None if provenance else None,
+        "served_model": provenance.served_model or None if provenance else None,
         "decoding": vars(turn.decoding) if turn.decoding else None,
         "timings": turn.timings.to_json(),
         "preprocess": prepared.steps,

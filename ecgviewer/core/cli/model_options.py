@@ -5,15 +5,20 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ecgviewer import DISCLAIMER
 from ecgviewer.core.errors import InputError, ModelError
+from ecgviewer.core.inference.backend import AnsweringModel, ReadingBackend
 from ecgviewer.core.inference.discovery import configured_or_found
 from ecgviewer.core.inference.loaded import LoadedModel
 from ecgviewer.core.inference.runtime import ModelRuntime
 from ecgviewer.core.paths import AppPaths, app_paths
 from ecgviewer.core.settings import ModelSettings, load_settings
 from ecgviewer.core.workspace import OpenCase, open_case
+
+if TYPE_CHECKING:  # httpx loads only when a server is used
+    from ecgviewer.core.inference.remote import RemoteRuntime
 
 
 def add_image_and_model_options(parser: argparse.ArgumentParser) -> None:
@@ -28,6 +33,10 @@ def add_image_and_model_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--gpu-layers", type=int, help="layers to offload to a GPU (default 0)")
     parser.add_argument("--ctx", type=int, help="context length (default 4096)")
     parser.add_argument("--no-preprocess", action="store_true", help="send the image as decoded")
+    parser.add_argument("--server", metavar="URL",
+                        help="read on this OpenAI-compatible inference server instead of this "
+                        "computer (https, or http for 127.0.0.1/localhost); the API key comes "
+                        "from the credential store or ECGVIEWER_SERVER_KEY")  # fmt: skip
 
 
 def model_settings(args: argparse.Namespace, base: ModelSettings) -> ModelSettings:
@@ -72,8 +81,44 @@ def load_model(args: argparse.Namespace, paths: AppPaths, runtime: ModelRuntime)
     return runtime.load(text_path, mmproj_path, settings)
 
 
-def print_model_notes(loaded: LoadedModel, *, disclaimer: bool) -> None:
+def open_backend(args: argparse.Namespace, paths: AppPaths) -> ReadingBackend:
+    """The backend the options name, ready to answer (this thread is its model thread):
+    the inference server of --server, else the local pair (loaded here)."""
+    if getattr(args, "server", None):
+        if args.model or args.mmproj:
+            raise InputError("Give either --server or --model/--mmproj, not both.")
+        return connect_server(args, paths)
+    runtime = ModelRuntime(paths)
+    try:
+        load_model(args, paths, runtime)
+    except BaseException:
+        runtime.close()
+        raise
+    return runtime
+
+
+def connect_server(args: argparse.Namespace, paths: AppPaths) -> RemoteRuntime:
+    """Connect to --server with the stored certificate settings; nothing is loaded here."""
+    from ecgviewer.core.inference.remote import RemoteRuntime
+    from ecgviewer.core.inference.server_config import server_config
+
+    settings = load_settings(paths)
+    config = server_config(settings.server, args.server)
+    remote = RemoteRuntime(config, paths, model_settings(args, settings.model))
+    try:
+        remote.connect()
+    except BaseException:
+        remote.close()
+        raise
+    return remote
+
+
+def print_model_notes(loaded: AnsweringModel, *, disclaimer: bool) -> None:
     """Settings not applied, then either the non-ECG note or (when asked) the disclaimer."""
+    provenance = loaded.provenance
+    if provenance.server_url:
+        print(f"note: reading on {provenance.server_url} (served model "
+              f"{provenance.served_model}).", file=sys.stderr)  # fmt: skip
     for note in loaded.notes:
         print(f"note: {note}", file=sys.stderr)
     if not loaded.provenance.is_ecg_model:

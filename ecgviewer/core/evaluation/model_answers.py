@@ -38,8 +38,13 @@ def make_answer_fn(
     """Load the model pair named in `request` and return the function that answers one item.
 
     `should_stop` is polled while the files are checked (hashing several GB takes a
-    while the first time); it raises `Cancelled` when it turns true.
+    while the first time); it raises `Cancelled` when it turns true. With
+    `request.server` the answers come from that inference server instead.
     """
+    if request.server:
+        from ecgviewer.core.evaluation.server_answers import ServerAnswers
+
+        return ServerAnswers(request)
     return RuntimeAnswers(Path(request.model), Path(request.mmproj), seed=request.seed,
                           max_tokens=request.max_tokens, should_stop=should_stop)  # fmt: skip
 
@@ -82,8 +87,22 @@ class RuntimeAnswers:
         self._runtime.close()
 
 
+def run_model_id(request: EvalRunRequest) -> str:
+    """The model name results rows carry (a server is asked what it serves)."""
+    if not request.server:
+        return Path(request.model).stem
+    from ecgviewer.core.evaluation.server_answers import ask_server
+
+    return str(ask_server(request, "model_id"))
+
+
 def describe_model(request: EvalRunRequest) -> dict[str, Any]:
-    """Provenance of the model pair for the run description: names, sizes, SHA-256."""
+    """Provenance of the model pair for the run description: names, sizes, SHA-256
+    (a server's: its URL, the served model and the pair's hashes where known)."""
+    if request.server:
+        from ecgviewer.core.evaluation.server_answers import ask_server
+
+        return dict(ask_server(request, "provenance"))
     cache = HashCache(app_paths().hash_cache_file)
     return {
         "model": _describe_file(Path(request.model), cache),

@@ -13,6 +13,7 @@ import time
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import IO, Any, Protocol
 
@@ -58,6 +59,11 @@ class RunSummary:
     elapsed_s: float
 
     @property
+    def per_minute(self) -> float:
+        """Throughput of this call: rows written per minute of its run (0 when none)."""
+        return self.written * 60.0 / self.elapsed_s if self.elapsed_s > 0 else 0.0
+
+    @property
     def complete(self) -> bool:
         """True when every item of the run now has a row."""
         return self.already_done + self.written == self.total
@@ -97,15 +103,26 @@ def run_eval(
     limit: int | None = None,
     progress: Progress | None = None,
     should_stop: StopCheck | None = None,
+    concurrency: int = 1,
 ) -> RunSummary:
-    """Answer every item not yet in `out_path`, appending one row per item."""
+    """Answer every item not yet in `out_path`, appending one row per item.
+
+    With `concurrency` N > 1 (an inference server), N items are answered at a
+    time on worker threads (`answer_fn` must allow that); rows are still
+    written one at a time, in the set's order, as each is done.
+    """
     started = time.monotonic()
     selected = _limited(items, limit)
     existing = check_output(out_path, resume=resume, model_id=model_id)
     done_ids = _prepare_existing(existing)
     todo = [item for item in selected if item.question_id not in done_ids]
     already = len(selected) - len(todo)
-    written, failed, cancelled = _answer_all(
+    answer_all: Callable[..., tuple[int, int, bool]] = _answer_all
+    if concurrency > 1:
+        from ecgviewer.core.evaluation.concurrent import answer_concurrently
+
+        answer_all = partial(answer_concurrently, concurrency)
+    written, failed, cancelled = answer_all(
         todo,
         answer_fn,
         out_path=out_path,

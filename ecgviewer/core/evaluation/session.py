@@ -45,6 +45,8 @@ class EvalRunRequest:
     image_root: Path | None = None
     seed: int = DEFAULT_SEED
     max_tokens: int = DEFAULT_MAX_TOKENS
+    server: str = ""  # an inference server's URL: answers come from it, not model/mmproj
+    concurrency: int = 1  # requests sent at a time (a server only)
     fold: int | None = None  # PTB-XL folder: the strat_fold to take (None: 10, the test fold)
 
 
@@ -122,7 +124,9 @@ def _checked_inputs(request: EvalRunRequest, warn: Warn | None) -> tuple[list[Ev
     for warning in check_gold(items, request.task):
         if warn is not None:
             warn(warning)
-    model_id = Path(request.model).stem
+    from ecgviewer.core.evaluation.model_answers import run_model_id
+
+    model_id = run_model_id(request)
     check_output(request.out, resume=request.resume, model_id=model_id)
     return items, model_id
 
@@ -147,6 +151,7 @@ def _run_items(
         limit=request.limit,
         progress=progress,
         should_stop=control.stop_requested if control is not None else None,
+        concurrency=request.concurrency if request.server else 1,
     )
 
 

@@ -13,15 +13,15 @@ from collections.abc import Callable
 from ecgviewer.core.case import Turn
 from ecgviewer.core.conversation import Conversation
 from ecgviewer.core.errors import EcgViewerError, ModelError
+from ecgviewer.core.inference.backend import ReadingBackend
 from ecgviewer.core.inference.client import Failed, Finished, TextDelta
 from ecgviewer.core.inference.loaded import Restarted
-from ecgviewer.core.inference.runtime import ModelRuntime
 
 TextListener = Callable[[str], None]
 
 
 def ask(
-    runtime: ModelRuntime,
+    runtime: ReadingBackend,
     conversation: Conversation,
     png: bytes,
     question: str,
@@ -54,7 +54,7 @@ def ask(
 
 
 def _stream(
-    runtime: ModelRuntime, conversation: Conversation, png: bytes, max_tokens: int | None,
+    runtime: ReadingBackend, conversation: Conversation, png: bytes, max_tokens: int | None,
     on_text: TextListener | None,
 ) -> tuple[Finished | None, Failed | None, Restarted | None]:  # fmt: skip
     """One attempt: (Finished, or the Failed and the Restarted that followed it)."""
@@ -84,7 +84,7 @@ def _stream(
 
 
 def answer_with_one_retry(
-    runtime: ModelRuntime,
+    runtime: ReadingBackend,
     png: bytes,
     question: str,
     *,
