@@ -78,14 +78,18 @@ def acknowledge_disclaimer(paths: AppPaths, settings: Settings) -> bool:
 
 
 def build_main_window(files: list[str], paths: AppPaths, settings: Settings) -> MainWindow:
-    """The window with `files` opening, the configured model loading, or the sample shown."""
+    """The window with `files` opening, the configured server or model connecting or
+    loading, or the sample shown. No connection is opened unless a server is configured."""
     window = MainWindow(paths, settings)
-    pair = configured_or_found(settings.model, paths)
+    server = bool(settings.server.url)
+    pair = None if server else configured_or_found(settings.model, paths)
     if files:
         window.open_paths([Path(f) for f in files])
-    elif pair is None:
+    elif pair is None and not server:
         window.open_sample_if_empty()
-    if pair is not None:
+    if server:
+        window.model_control.use_server(settings.server)
+    elif pair is not None:
         window.load_model(str(pair[0]), str(pair[1]), settings.model)
     return window
 

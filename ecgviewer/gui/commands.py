@@ -54,6 +54,7 @@ def menu_commands(
         "choose_model": window.show_model_dialog, "interpret": panel.request_interpretation,
         "stop": reading.stop, "unload_model": owner.unload_requested.emit,
         "import_model": partial(models.show_import_dialog, None),
+        "inference_server": models.show_server_dialog,
         "evaluate": window.show_evaluate_dialog, "about": window.show_about,
         "zoom_in": view.zoom_in, "zoom_out": view.zoom_out, "fit": view.fit,
         "actual_size": view.actual_size, "next_case": partial(strip.step, 1),

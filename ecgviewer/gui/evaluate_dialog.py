@@ -52,6 +52,7 @@ class EvaluateDialog(QDialog):
         *,
         page_size: str = "auto",
         reading: ReadingController | None = None,
+        server_url: str = "",
     ) -> None:
         super().__init__(parent)
         self.setWindowTitle("Evaluate on a labelled set")
@@ -66,7 +67,7 @@ class EvaluateDialog(QDialog):
         self._scored: tuple[Path, str] | None = None  # results file and task of the summary
         layout = QVBoxLayout(self)
         layout.addWidget(self._build_info())
-        self.form = EvaluationForm(model, self)
+        self.form = EvaluationForm(model, self, server_url=server_url)
         self.form.changed.connect(self._update_buttons)
         layout.addWidget(self.form)
         layout.addLayout(self._build_progress())

@@ -1,4 +1,6 @@
-"""The choices of an evaluation run: labelled set, task, results file, model pair, limits.
+"""The choices of an evaluation run: labelled set, task, results file, where it runs (the
+model pair on this computer, or the configured inference server and how many requests
+it gets at a time), limits.
 
 `EvaluationForm` only collects paths and numbers and turns them into the core's
 `eval run` request (`session.EvalRunRequest`); `EvaluateDialog` runs it.
@@ -40,7 +42,8 @@ class EvaluationForm(QWidget):
 
     changed = Signal()  # a path was edited: whether the form is complete may have changed
 
-    def __init__(self, model: ModelSettings, parent: QWidget | None = None) -> None:
+    def __init__(self, model: ModelSettings, parent: QWidget | None = None, *,
+                 server_url: str = "") -> None:  # fmt: skip
         super().__init__(parent)
         self._output_chosen = False  # the user typed or picked the results file
         form = QFormLayout(self)
@@ -51,11 +54,13 @@ class EvaluationForm(QWidget):
             self.task_combo.addItem(f"{spec.title} ({name})", name)
         form.addRow("Task:", self.task_combo)
         form.addRow("Results file:", self._build_output_row())
+        form.addRow("Run on:", self._build_where_row(server_url))
         self.text_edit = self._model_row(form, "Text model:", model.text_path)
         self.mmproj_edit = self._model_row(form, "Vision projector:", model.mmproj_path)
         form.addRow("Questions:", self._build_limits())
         self.resume_check = QCheckBox("Resume: keep the answers already in the results file")
         form.addRow("", self.resume_check)
+        self._on_where_combo_changed(self.where_combo.currentIndex())
 
     def _build_dataset_row(self) -> QHBoxLayout:
         self.dataset_edit = QLineEdit()
@@ -74,6 +79,35 @@ class EvaluationForm(QWidget):
         output_button = plain_button("Browse...")
         output_button.clicked.connect(self._on_output_browse_clicked)
         return button_row(self.output_edit, output_button)
+
+    def _build_where_row(self, server_url: str) -> QHBoxLayout:
+        """This computer, or the inference server of Settings > Inference server."""
+        self.where_combo = QComboBox()
+        self.where_combo.addItem("This computer (the model files below)", "")
+        if server_url:
+            self.where_combo.addItem(f"Inference server {server_url}", server_url)
+            self.where_combo.setCurrentIndex(1)
+        self.concurrency_spin = QSpinBox()
+        self.concurrency_spin.setRange(1, 64)
+        self.concurrency_spin.setValue(4)
+        self.concurrency_spin.setToolTip("Questions sent to the server at a time")
+        self.where_combo.currentIndexChanged.connect(self._on_where_combo_changed)
+        row = QHBoxLayout()
+        row.addWidget(self.where_combo, 1)
+        row.addWidget(QLabel("Requests at a time:"))
+        row.addWidget(self.concurrency_spin)
+        return row
+
+    def server_url(self) -> str:
+        """The server chosen to answer ("" = this computer)."""
+        return str(self.where_combo.currentData() or "")
+
+    def _on_where_combo_changed(self, _index: int) -> None:
+        remote = bool(self.server_url())
+        self.concurrency_spin.setEnabled(remote)
+        for edit in (self.text_edit, self.mmproj_edit):
+            edit.setEnabled(not remote)
+        self.changed.emit()
 
     def _model_row(self, form: QFormLayout, label: str, value: str) -> QLineEdit:
         edit = add_gguf_row(form, label, value)
@@ -101,7 +135,9 @@ class EvaluationForm(QWidget):
     # -- reading the choices -------------------------------------------------------------
     def is_complete(self) -> bool:
         """Every path is filled in (whether the files are usable is the run's to say)."""
-        edits = (self.dataset_edit, self.output_edit, self.text_edit, self.mmproj_edit)
+        edits = [self.dataset_edit, self.output_edit]
+        if not self.server_url():  # a server brings its own model
+            edits += [self.text_edit, self.mmproj_edit]
         return all(edit.text().strip() for edit in edits)
 
     def results_path(self) -> Path:
@@ -118,6 +154,8 @@ class EvaluationForm(QWidget):
             limit=self.limit_spin.value() or None,
             resume=self.resume_check.isChecked(),
             max_tokens=self.max_tokens_spin.value(),
+            server=self.server_url(),
+            concurrency=self.concurrency_spin.value() if self.server_url() else 1,
         )
 
     # -- choosing files ------------------------------------------------------------------

@@ -83,6 +83,9 @@ class InterpretationPanel(QWidget):
         self.engine_note.setWordWrap(True)
         self.engine_note.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.engine_note.hide()
+        self.where_label = QLabel()  # "Reading on HOST" while an inference server answers
+        self.where_label.setObjectName("readingWhere")
+        self.where_label.hide()
         self.disclaimer = QLabel(
             f"<b>Research use only.</b> {DISCLAIMER}. Not a diagnosis; a clinician must "
             "review every ECG."
@@ -90,7 +93,8 @@ class InterpretationPanel(QWidget):
         self.disclaimer.setObjectName("disclaimer")
         self.disclaimer.setWordWrap(True)
         self.disclaimer.setTextFormat(Qt.TextFormat.RichText)
-        for widget in (title, self.status_label, self.engine_note, self.disclaimer):
+        for widget in (title, self.status_label, self.where_label, self.engine_note,
+                       self.disclaimer):  # fmt: skip
             layout.addWidget(widget)
 
     def _build_question(self, layout: QVBoxLayout) -> None:
@@ -183,6 +187,11 @@ class InterpretationPanel(QWidget):
         """What the engine changed or could not do (a refused setting, a restart); "" hides it."""
         self.engine_note.setText(text)
         self.engine_note.setVisible(bool(text))
+
+    def set_where(self, text: str) -> None:
+        """Where readings run ("Reading on gpu-01.cardio.local"); "" (this computer) hides it."""
+        self.where_label.setText(html.escape(text))
+        self.where_label.setVisible(bool(text))
 
     def set_model_ready(self, ready: bool) -> None:
         self._model_ready = ready

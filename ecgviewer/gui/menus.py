@@ -43,7 +43,7 @@ def add_action(menu: QMenu, text: str, slot: Command,
 
 def build_menus(bar: QMenuBar, commands: Mapping[str, Command], edit_actions: Sequence[QAction],
                 history_toggle: QAction) -> Menus:  # fmt: skip
-    """File, Edit, View, Model and Help; `commands` names what each item does."""
+    """File, Edit, View, Model, Settings and Help; `commands` names what each item does."""
     c = commands
     recent = _file_menu(c, bar.addMenu("&File"))
     edit = bar.addMenu("&Edit")
@@ -61,6 +61,8 @@ def build_menus(bar: QMenuBar, commands: Mapping[str, Command], edit_actions: Se
     add_action(model, "&Import from a Hugging Face folder...", c["import_model"])
     model.addSeparator()
     add_action(model, "&Evaluate on a labelled set...", c["evaluate"])
+    settings = bar.addMenu("&Settings")
+    add_action(settings, "&Inference server...", c["inference_server"])
     help_menu = bar.addMenu("&Help")
     add_action(help_menu, "&About ECG Viewer", c["about"], None, QAction.MenuRole.AboutRole)
     return Menus(recent)

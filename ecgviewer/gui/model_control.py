@@ -1,24 +1,33 @@
-"""Loading and unloading the model from the window: the dialog, progress and the status line."""
+"""Loading and unloading the model from the window: the dialog, progress and the status line;
+and reading on an inference server instead (Settings > Inference server)."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import replace
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QObject, Signal
 from PySide6.QtWidgets import QWidget
 
+from ecgviewer.core.case import Provenance
 from ecgviewer.core.errors import EcgViewerError
+from ecgviewer.core.inference.discovery import configured_or_found
+from ecgviewer.core.inference.integrity import KnownPair, load_manifest
 from ecgviewer.core.inference.loaded import LoadedModel
 from ecgviewer.core.inference.machine import MachineFacts
+from ecgviewer.core.inference.remote_stream import make_client
+from ecgviewer.core.inference.server_config import ServerConfig, server_config
+from ecgviewer.core.inference.server_identity import ask_served_model, served_provenance
 from ecgviewer.core.modelimport.importer import ImportResult
 from ecgviewer.core.paths import AppPaths
-from ecgviewer.core.settings import ModelSettings, Settings
+from ecgviewer.core.settings import ModelSettings, ServerSettings, Settings
 from ecgviewer.gui.errors import present_error
 from ecgviewer.gui.model_dialog import ModelDialog
 from ecgviewer.gui.model_owner import ModelOwner
+from ecgviewer.gui.server_dialog import ServerDialog
 
 if TYPE_CHECKING:
     from ecgviewer.gui.import_dialog import ImportDialog
@@ -85,6 +94,38 @@ class ModelControl(QObject):
             dialog.set_paths(text, mmproj)
         dialog.open()
 
+    def use_server(self, server: ServerSettings) -> None:
+        """Read on `server` from now on; the status says where once connected."""
+        try:
+            config = server_config(server)
+        except EcgViewerError as error:
+            self._status(f"Inference server not used: {error.message}")
+            present_error(self._parent, error)
+            return
+        self._pending = None  # a connection is not a local pair to remember
+        self._status(f"Connecting to {config.host}...")
+        self._owner.server_requested.emit(config, self._settings.model)
+
+    def show_server_dialog(self) -> None:
+        """Settings > Inference server: on Save, connect (or go back to this computer)."""
+        pairs = load_manifest() + load_manifest(self._paths.user_manifest_file)
+        identity = partial(served_identity, pairs=pairs)
+        dialog = ServerDialog(self._settings.server, identity, self._parent)
+        dialog.saved.connect(self._on_server_dialog_saved)
+        dialog.open()
+
+    def _on_server_dialog_saved(self, server: ServerSettings) -> None:
+        was = self._settings.server.url
+        self._settings.server = server
+        self._save_settings()
+        if server.url:
+            self.use_server(server)
+        elif was:  # back to this computer: the local pair, if there is one
+            self._owner.unload_requested.emit()
+            pair = configured_or_found(self._settings.model, self._paths)
+            if pair is not None:
+                self.load(str(pair[0]), str(pair[1]), self._settings.model)
+
     def show_import_dialog(self, folder: Path | None = None) -> None:
         """Model > Import from a Hugging Face folder (or a checkpoint folder dropped)."""
         from ecgviewer.gui.import_dialog import ImportDialog
@@ -140,3 +181,11 @@ class ModelControl(QObject):
         self._machine = machine
         if self._dialog is not None:
             self._dialog.set_machine(machine)
+
+
+def served_identity(config: ServerConfig, *, pairs: list[KnownPair]) -> Provenance:
+    """Pool thread (the server dialog's Test connection): what the server serves, matched
+    to the known pairs as every answer's provenance will be."""
+    with make_client(config) as client:
+        served = ask_served_model(client, config)
+    return served_provenance(config, served, pairs)

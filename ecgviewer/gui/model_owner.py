@@ -16,6 +16,11 @@ request about another image (`read_abandoned`; the worker is restarted).
 When the worker dies, `engine_stopped` is emitted from the runtime's watcher
 thread at once, whatever the owner thread is doing; the owner thread then
 lets the runtime restart it (`restarted`) or say that it will not (`failed`).
+
+With an inference server configured, `server_requested` swaps the local runtime
+for a `RemoteRuntime` (core/inference/remote.py) on the owner thread: the same
+requests and events, answered by the server; `loaded` / `load_failed` report
+the connection as they report a local load. Loading a local pair swaps back.
 """
 
 from __future__ import annotations
@@ -40,7 +45,9 @@ from ecgviewer.core.inference.crash import CrashReport
 from ecgviewer.core.inference.loaded import LoadedModel, Restarted
 from ecgviewer.core.inference.machine import MachineFacts, cpu_name
 from ecgviewer.core.inference.read_ahead import ReadRequest, ReadSlot
+from ecgviewer.core.inference.remote import RemoteRuntime
 from ecgviewer.core.inference.runtime import ModelRuntime
+from ecgviewer.core.inference.server_config import ServerConfig
 from ecgviewer.core.paths import AppPaths
 from ecgviewer.core.settings import ModelSettings
 
@@ -67,6 +74,7 @@ class ModelOwner(QObject):
 
     # requests from the GUI thread (queued to the owner thread)
     load_requested = Signal(str, str, object)
+    server_requested = Signal(object, object)  # ServerConfig, ModelSettings (its decoding)
     unload_requested = Signal()
     # (these two are handled on the GUI thread: they only fill the slot and wake the owner)
     interpret_requested = Signal(int, bytes, str, object)  # tag, png, question, history
@@ -77,10 +85,12 @@ class ModelOwner(QObject):
 
     def __init__(self, paths: AppPaths) -> None:
         super().__init__()
-        self._runtime = ModelRuntime(paths, on_engine_exit=self._on_runtime_engine_exit)
+        self._paths = paths
+        self._runtime: ModelRuntime | RemoteRuntime = self._local_runtime()
         self._slot = ReadSlot()
         direct = Qt.ConnectionType.DirectConnection
         self.load_requested.connect(self._on_load_requested)
+        self.server_requested.connect(self._on_server_requested)
         self.unload_requested.connect(self._on_unload_requested)
         self.interpret_requested.connect(self._on_interpret_requested, direct)
         self.prepare_requested.connect(self._on_prepare_requested, direct)
@@ -88,8 +98,11 @@ class ModelOwner(QObject):
         self.probe_requested.connect(self._on_probe_requested)
         self._recover_requested.connect(self._on_recover_requested)
 
+    def _local_runtime(self) -> ModelRuntime:
+        return ModelRuntime(self._paths, on_engine_exit=self._on_runtime_engine_exit)
+
     @property
-    def runtime(self) -> ModelRuntime:
+    def runtime(self) -> ModelRuntime | RemoteRuntime:
         """The runtime, for this owner's thread (and tests that look at its worker); the GUI
         thread never calls it: it sends requests and reads the signals."""
         return self._runtime
@@ -121,16 +134,44 @@ class ModelOwner(QObject):
 
     @Slot()
     def _on_probe_requested(self) -> None:
+        runtime = self._runtime
+        if isinstance(runtime, RemoteRuntime):  # this CPU does not read: its name is enough
+            self.machine_probed.emit(MachineFacts(cpu=cpu_name()))
+            return
         try:
-            self.machine_probed.emit(self._runtime.probe())
+            self.machine_probed.emit(runtime.probe())
         except EcgViewerError as error:  # the dialog still shows the CPU's name
             log.warning("machine probe failed: %s", type(error).__name__)
             self.machine_probed.emit(MachineFacts(cpu=cpu_name()))
 
+    @Slot(object, object)
+    def _on_server_requested(self, config: ServerConfig, settings: ModelSettings) -> None:
+        """Owner thread: read on the server from now on (the local model is unloaded)."""
+        self._runtime.close()
+        remote = RemoteRuntime(config, self._paths, settings)
+        self._runtime = remote
+        try:
+            model = remote.connect()
+        except EcgViewerError as error:
+            self.load_failed.emit(error)
+        except Exception as error:  # unexpected: still a message, never a crash
+            log.exception("connecting to the inference server failed")
+            self.load_failed.emit(ModelError(f"The server could not be used ({error})."))
+        else:
+            self.loaded.emit(model)
+        self._tell_ready()
+
+    def _local(self) -> ModelRuntime:
+        """Owner thread: the local runtime, made again when a server was used."""
+        if isinstance(self._runtime, RemoteRuntime):
+            self._runtime.close()
+            self._runtime = self._local_runtime()
+        return self._runtime
+
     @Slot(str, str, object)
     def _on_load_requested(self, text: str, mmproj: str, settings: ModelSettings) -> None:
         try:
-            model: LoadedModel = self._runtime.load(
+            model: LoadedModel = self._local().load(
                 Path(text), Path(mmproj), settings, self.load_progress.emit
             )
         except EcgViewerError as error:

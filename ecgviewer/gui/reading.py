@@ -132,15 +132,26 @@ class ReadingController(QObject):
         self.status_changed.emit(text)
 
     def set_model(self, model: LoadedModel | None) -> None:
+        """The model that answers now: a local pair, a server's (`RemoteModel`), or None."""
         self._model = model
         self._panel.set_model_ready(model is not None)
         self._panel.set_engine_note(" ".join(model.notes) if model else "")
+        self._panel.set_where(self.where)
         if model is not None:
             self._panel.set_ecg_model(model.provenance.is_ecg_model)
-            self.set_status(f"Ready - {model.display_name}")
+            self.set_status(self._ready_text(model))
             self.prepare_current()
         else:
             self.set_status("No model - Choose model...")
+
+    @property
+    def where(self) -> str:
+        """The "Reading on HOST" line when an inference server answers; "" on this computer."""
+        return str(getattr(self._model, "where", ""))
+
+    def _ready_text(self, model: LoadedModel) -> str:
+        where = f" - {self.where}" if self.where else ""
+        return f"Ready - {model.display_name}{where}"
 
     def set_case(self, case: OpenCase | None, *, settle: bool = False) -> None:
         """Show `case`'s thread; read its image in the background (after edits settle)."""
@@ -159,6 +170,8 @@ class ReadingController(QObject):
         It replaces the read ahead of a case shown before (see the module docstring).
         """
         if self._case is None or self._model is None or self.busy:
+            return
+        if self.where:  # a server reads the image with each question: nothing to read ahead
             return
         self._tag += 1
         self._preparing_tag = self._tag
@@ -182,7 +195,7 @@ class ReadingController(QObject):
             self._preparing_tag = 0
             self._countdown.stop()
             if not self.busy and self._model is not None:
-                self.set_status(f"Ready - {self._model.display_name}")
+                self.set_status(self._ready_text(self._model))
 
     def _on_owner_engine_stopped(self, crash: CrashReport) -> None:
         """The worker died: say so now, whatever was awaited; the owner restarts it next."""

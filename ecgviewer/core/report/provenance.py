@@ -63,18 +63,25 @@ def _provenance_rows(provenance: Provenance) -> list[tuple[str, str]]:
         if provenance.is_ecg_model
         else ("No - small test model; its output is not an ECG interpretation")
     )
-    template = (
-        "Fallback: built-in Gemma 3 template (the model file has none)"
-        if provenance.fallback_template
-        else "From the model file"
-    )
+    template = "Applied by the server" if provenance.server_url else "From the model file"
+    if provenance.fallback_template:
+        template = "Fallback: built-in Gemma 3 template (the model file has none)"
     return [
+        *_server_rows(provenance),
         *_identity_rows("Model", provenance.model),
         *_identity_rows("Projector", provenance.mmproj),
         ("Known model pair", known),
         ("ECG model", ecg),
         ("Chat template", template),
     ]
+
+
+def _server_rows(provenance: Provenance) -> list[tuple[str, str]]:
+    """Where the answers were computed: an inference server (its URL has no credentials)."""
+    if not provenance.server_url:
+        return [("Read on", "this computer")]
+    served = provenance.served_model or NOT_RECORDED
+    return [("Read on", f"inference server {provenance.server_url}"), ("Served model", served)]
 
 
 def _decoding_rows(decoding: DecodingSettings | None) -> list[tuple[str, str]]:
