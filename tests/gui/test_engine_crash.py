@@ -99,8 +99,8 @@ def test_a_crash_while_writing_keeps_the_partial_answer_marked_incomplete(
     qtbot.waitUntil(window.panel.interpret_button.isEnabled, timeout=60_000)
     qtbot.waitUntil(lambda: _stored(case.case.case_id) == [("failed", True)], timeout=10_000)
     window.panel.question_edit.setPlainText("Once more, briefly.")
-    window.panel.request_interpretation()
-    qtbot.waitUntil(lambda: status(window).startswith("Done in"), timeout=60_000)
+    window.panel.request_interpretation()  # the restarted worker reloads and reads the image
+    qtbot.waitUntil(lambda: status(window).startswith("Done in"), timeout=180_000)
 
 
 def _stored(case_id: object) -> list[tuple[str, bool]]:
