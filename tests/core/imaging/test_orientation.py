@@ -9,9 +9,11 @@ turn need a second opinion (orient._seconded).
 
 from __future__ import annotations
 
+import json
 import math
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import cv2
@@ -131,6 +133,24 @@ def test_sideways_page_opens_upright_and_the_turn_is_recorded(page: Image.Image)
     assert [s.params["turns_cw"] for s in ecg.steps if s.op == "rotate90"] == [1]
     assert ecg.output_size == page.size
     assert ecg.orientation_suggestion is None
+
+
+def test_a_sideways_pdf_page_opens_upright_and_preprocess_json_lists_the_turn(
+    page: Image.Image, tmp_path: Path
+) -> None:
+    """A cart PDF whose landscape ECG sits sideways on a portrait page (/Rotate or not)."""
+    path = tmp_path / "sideways.pdf"
+    page.transpose(Image.Transpose.ROTATE_270).save(path, format="PDF", resolution=200)
+    result = subprocess.run(
+        [sys.executable, "-m", "ecgviewer", "preprocess", str(path), "--json"],
+        cwd=Path(__file__).resolve().parents[3], capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    turns = [step for step in report["steps"] if step["op"] == "rotate90"]
+    assert [step["turns_cw"] for step in turns] == [3] and turns[0]["source"] == "auto"
+    width, height = report["output_size"]
+    assert width > height  # upright: the traces run along the long side
 
 
 def _pdf_with_rotate(page: Image.Image, folder: Path, degrees: int) -> Path:
