@@ -33,6 +33,7 @@ def test_a_failed_edit_changes_nothing(
 ) -> None:
     open_one(window, qtbot, tilted_scan(tmp_path / "scan.png", 3.0))
     case = window.cases[0]
+    qtbot.waitUntil(lambda: case.case.case_id is not None)  # stored: its times are final
     steps, updated_at = [dict(step) for step in case.case.steps], case.case.updated_at
     previews, shown = window._open.previews(case), window.view.image_size()
 
