@@ -71,7 +71,7 @@ def main() -> int:
     window.grab().save(str(OUT / "model-input.png"))
     chosen = ModelSettings(text_path=str(models.text_model_path()),
                            mmproj_path=str(models.projector_path()), n_threads=2)  # fmt: skip
-    dialog = ModelDialog(window.model.owner.runtime, chosen, window)
+    dialog = ModelDialog(window.paths, chosen, window)
     dialog.show()
     wait_until(dialog.load_button.isEnabled, 60)  # the pair is checked, facts and memory shown
     dialog.grab().save(str(OUT / "model-dialog.png"))
