@@ -78,7 +78,8 @@ def write_atomically(
     except OSError as error:
         with contextlib.suppress(OSError):
             temporary.unlink(missing_ok=True)
-        log.warning("Writing %s failed: %r", target.name, error)
+        # file names can hold a patient's name: the log gets what was written and why only
+        log.warning("writing %s failed: %s (errno %s)", what, type(error).__name__, error.errno)
         raise describe_os_error(error, target, what=what, kind=kind) from error
     if durable:
         _sync_folder(target.parent)

@@ -57,7 +57,7 @@ def report_pages(
 
 
 def _cannot_draw(error: Exception) -> ReportError:
-    log.warning("Drawing the report's pages failed: %r", error)
+    log.warning("drawing the report's pages failed: %s", type(error).__name__)
     return ReportError(
         "The report's pages could not be prepared for printing.",
         hint="Export the PDF instead and print it from a PDF viewer.",
