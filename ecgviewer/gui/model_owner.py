@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -42,7 +43,7 @@ from ecgviewer.core.inference.client import (
     TextDelta,
 )
 from ecgviewer.core.inference.crash import CrashReport
-from ecgviewer.core.inference.loaded import LoadedModel, Restarted
+from ecgviewer.core.inference.loaded import Restarted
 from ecgviewer.core.inference.machine import MachineFacts, cpu_name
 from ecgviewer.core.inference.read_ahead import ReadRequest, ReadSlot
 from ecgviewer.core.inference.remote import RemoteRuntime
@@ -150,16 +151,7 @@ class ModelOwner(QObject):
         self._runtime.close()
         remote = RemoteRuntime(config, self._paths, settings)
         self._runtime = remote
-        try:
-            model = remote.connect()
-        except EcgViewerError as error:
-            self.load_failed.emit(error)
-        except Exception as error:  # unexpected: still a message, never a crash
-            log.exception("connecting to the inference server failed")
-            self.load_failed.emit(ModelError(f"The server could not be used ({error})."))
-        else:
-            self.loaded.emit(model)
-        self._tell_ready()
+        self._load(remote.connect, "The server could not be used")
 
     def _local(self) -> ModelRuntime:
         """Owner thread: the local runtime, made again when a server was used."""
@@ -170,15 +162,21 @@ class ModelOwner(QObject):
 
     @Slot(str, str, object)
     def _on_load_requested(self, text: str, mmproj: str, settings: ModelSettings) -> None:
+        runtime = self._local()
+        self._load(
+            lambda: runtime.load(Path(text), Path(mmproj), settings, self.load_progress.emit),
+            "The model could not be loaded",
+        )
+
+    def _load(self, make: Callable[[], object], failure: str) -> None:
+        """Load a local pair or connect to a server; the news goes out as signals."""
         try:
-            model: LoadedModel = self._local().load(
-                Path(text), Path(mmproj), settings, self.load_progress.emit
-            )
+            model = make()
         except EcgViewerError as error:
             self.load_failed.emit(error)
         except Exception as error:  # unexpected: still a message, never a crash
-            log.exception("model load failed")
-            self.load_failed.emit(ModelError(f"The model could not be loaded ({error})."))
+            log.exception("loading or connecting failed")
+            self.load_failed.emit(ModelError(f"{failure} ({error})."))
         else:
             self.loaded.emit(model)
         self._tell_ready()

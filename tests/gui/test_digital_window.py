@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import shutil
 import subprocess
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -17,22 +16,12 @@ from pytestqt.qtbot import QtBot
 from ecgviewer.core.storage import BlobStore
 from ecgviewer.gui.exporting import write_pdf_in_background
 from ecgviewer.gui.main_window import MainWindow
-from ecgviewer.gui.tasks import wait_for_tasks
 from tests.gui.conftest import drop_files
-from tests.gui.test_history import click, open_scan, panel, start_window
+from tests.gui.test_history import click, open_scan, panel, start_window, windows
+
+__all__ = ["windows"]  # the fixture, shared with the history tests
 
 DICOM = "digital/dicom/ecgtoolkit_Example.dcm"
-
-
-@pytest.fixture
-def windows(qapp: object) -> Iterator[list[MainWindow]]:
-    """Windows made with `start_window`, closed at the end whatever happened."""
-    made: list[MainWindow] = []
-    yield made
-    for window in made:
-        if window.isVisible():
-            window.close()
-    wait_for_tasks()
 
 
 def copy_record(shared: Path, folder: Path) -> Path:

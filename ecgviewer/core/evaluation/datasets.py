@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import csv
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -267,13 +267,19 @@ def _check_unique_ids(items: list[EvalItem], listing: Path) -> None:
         seen[item.question_id] = item.where
 
 
+def listed(entries: Sequence[str]) -> str:
+    """The first `_MAX_LISTED` entries joined, and how many more there are."""
+    shown = "; ".join(entries[:_MAX_LISTED])
+    more = f" and {len(entries) - _MAX_LISTED} more" if len(entries) > _MAX_LISTED else ""
+    return shown + more
+
+
 def _check_images(items: list[EvalItem], listing: Path) -> None:
     missing = [item for item in items if not item.image_path.is_file()]
     if not missing:
         return
-    shown = "; ".join(f"{item.where}: {item.image_ref}" for item in missing[:_MAX_LISTED])
-    more = f" and {len(missing) - _MAX_LISTED} more" if len(missing) > _MAX_LISTED else ""
+    shown = listed([f"{item.where}: {item.image_ref}" for item in missing])
     raise InputError(
-        f"{listing.name}: {len(missing)} image(s) not found ({shown}{more}).",
+        f"{listing.name}: {len(missing)} image(s) not found ({shown}).",
         hint="Relative paths are read from the dataset's folder; see --image-root.",
     )

@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ecgviewer.core.errors import ImageError, InputError, StorageError
-from ecgviewer.core.evaluation.datasets import EvalItem
+from ecgviewer.core.evaluation.datasets import EvalItem, listed
 from ecgviewer.core.evaluation.tasks import get_task
 
 if TYPE_CHECKING:
@@ -256,10 +256,9 @@ def _check_records(records: Sequence[PtbxlRecord]) -> None:
     missing = [r for r in records if not _has_files(r.header.with_suffix(""))]
     if not missing:
         return
-    shown = "; ".join(f"ecg_id {r.ecg_id}: {r.record_ref}" for r in missing[:_MAX_LISTED])
-    more = f" and {len(missing) - _MAX_LISTED} more" if len(missing) > _MAX_LISTED else ""
+    shown = listed([f"ecg_id {r.ecg_id}: {r.record_ref}" for r in missing])
     raise InputError(
-        f"{len(missing)} PTB-XL record(s) not found ({shown}{more}).",
+        f"{len(missing)} PTB-XL record(s) not found ({shown}).",
         hint="Each needs its .hea and .dat file (records500 or records100) below the folder.",
     )
 
